@@ -1,0 +1,279 @@
+/**
+ * The agent: keeps one control stream to the gateway (proto/hoop.proto),
+ * reconnecting forever with jittered exponential backoff, and serves every
+ * SESSION_OPEN on its own data connection. It stops for good only when its
+ * key is revoked or unknown, or when asked to.
+ *
+ * @module
+ */
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import { hostname } from "node:os";
+import type { Dsn } from "../proto/dsn.ts";
+import {
+  AGENT_KEY_METADATA,
+  AGENT_MODE_METADATA,
+  AGENT_NAME_METADATA,
+  type AgentControlCall,
+  CHANNEL_OPTIONS,
+  GatewayClient,
+} from "../proto/grpc_service.ts";
+import { grpcTarget } from "../proto/dsn.ts";
+import { log as rootLog, type Logger } from "../proto/log.ts";
+import {
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TIMEOUT_MS,
+  makePacket,
+  type Packet,
+  PacketType,
+  payloadJson,
+  PROTOCOL_VERSION,
+  specString,
+} from "../proto/packet.ts";
+import { VERSION } from "../proto/version.ts";
+import type { DataTarget } from "./data_dial.ts";
+import { serveSession, type SessionRequest } from "./session_handlers.ts";
+
+/** First reconnect delay; doubles up to {@linkcode BACKOFF_MAX_MS}. */
+export const BACKOFF_INITIAL_MS = 1_000;
+/** Longest reconnect delay. */
+export const BACKOFF_MAX_MS = 15_000;
+/** A stream up this long resets the backoff. */
+export const BACKOFF_RESET_AFTER_MS = 60_000;
+
+/** The one connection an embedded agent (`hoop run`) serves. */
+export interface EmbeddedConnection {
+  name: string;
+  type: "postgres" | "tcp" | "command";
+  /** Full config, kept on the agent. */
+  config: Record<string, string>;
+  /** Redacted config published to the gateway. */
+  publicConfig: Record<string, string>;
+}
+
+/** Options of {@linkcode runAgent}. */
+export interface AgentOptions {
+  /** The parsed HOOP_KEY. */
+  dsn: Dsn;
+  /** PEM of the CA that signed the gateway's certificate (`HOOP_TLSCA`). */
+  tlsCa?: string;
+  /** For embedded mode: the connection to publish and serve. */
+  embedded?: EmbeddedConnection;
+  log?: Logger;
+  /** Aborting stops the agent cleanly. */
+  signal?: AbortSignal;
+  /** Called on every change of the control stream's state. */
+  onState?(state: "online" | "offline"): void;
+}
+
+/** Why {@linkcode runAgent} returned. */
+export type AgentExit =
+  | { reason: "stopped" }
+  | { reason: "unauthorized"; message: string };
+
+type AttemptResult =
+  | { kind: "stopped" }
+  | { kind: "unauthorized"; message: string }
+  | { kind: "retry"; message: string; onlineMs: number };
+
+/** `linux/amd64` style platform string, as Go's GOOS/GOARCH read. */
+export function platformString(): string {
+  const arch = Deno.build.arch === "x86_64" ? "amd64" : Deno.build.arch === "aarch64" ? "arm64" : Deno.build.arch;
+  return `${Deno.build.os}/${arch}`;
+}
+
+/** Run the agent until it is stopped or its key is refused. */
+export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
+  const log = opts.log ?? rootLog.with({ component: "agent", agent: opts.dsn.name });
+  let backoff = BACKOFF_INITIAL_MS;
+  let lastMessage = "";
+  for (;;) {
+    if (opts.signal?.aborted) return { reason: "stopped" };
+    const result = await attempt(opts, log);
+    opts.onState?.("offline");
+    if (result.kind === "stopped") return { reason: "stopped" };
+    if (result.kind === "unauthorized") {
+      log.error("key revoked or unknown: the agent stops", { detail: result.message });
+      return { reason: "unauthorized", message: result.message };
+    }
+    if (result.onlineMs >= BACKOFF_RESET_AFTER_MS) backoff = BACKOFF_INITIAL_MS;
+    // Jitter in [0.5, 1.0] x backoff so a fleet does not reconnect in lockstep.
+    const delay = Math.round(backoff * (0.5 + Math.random() / 2));
+    if (result.message !== lastMessage) {
+      log.warn("gateway unreachable, retrying with backoff", {
+        target: grpcTarget(opts.dsn),
+        err: result.message,
+      });
+      lastMessage = result.message;
+    } else {
+      log.debug("reconnecting", { delay_ms: delay });
+    }
+    backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+    if (!await sleep(delay, opts.signal)) return { reason: "stopped" };
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function credentials(opts: AgentOptions): grpc.ChannelCredentials {
+  if (!opts.dsn.tls) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(opts.tlsCa ? Buffer.from(opts.tlsCa) : null);
+}
+
+/** One control stream, from dial to end. */
+function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
+  return new Promise((resolve) => {
+    const client = new GatewayClient(grpcTarget(opts.dsn), credentials(opts), CHANNEL_OPTIONS);
+    const md = new grpc.Metadata();
+    md.set(AGENT_NAME_METADATA, opts.dsn.name);
+    md.set(AGENT_KEY_METADATA, opts.dsn.key);
+    md.set(AGENT_MODE_METADATA, opts.dsn.mode);
+    const call = (client as unknown as { connect(md: grpc.Metadata): AgentControlCall }).connect(md);
+    let onlineAt = 0;
+    let lastHeard = Date.now();
+    let done = false;
+    let data: DataTarget | undefined;
+    const sessions = new Map<string, () => void>();
+
+    const finish = (result: AttemptResult) => {
+      if (done) return;
+      done = true;
+      clearInterval(heartbeat);
+      opts.signal?.removeEventListener("abort", onAbort);
+      for (const close of sessions.values()) close();
+      sessions.clear();
+      try {
+        call.cancel();
+      } catch {
+        // Already over.
+      }
+      client.close();
+      if (onlineAt) log.info("disconnected from the gateway", { reason: "message" in result ? result.message : result.kind });
+      resolve(result.kind === "retry" ? { ...result, onlineMs: onlineAt ? Date.now() - onlineAt : 0 } : result);
+    };
+    const onAbort = () => finish({ kind: "stopped" });
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+
+    const heartbeat = setInterval(() => {
+      if (Date.now() - lastHeard > HEARTBEAT_TIMEOUT_MS) {
+        finish({ kind: "retry", message: "no heartbeat from the gateway", onlineMs: 0 });
+        return;
+      }
+      call.write(makePacket(PacketType.HEARTBEAT));
+    }, HEARTBEAT_INTERVAL_MS);
+
+    const sessionCtx = () => ({
+      data: data!,
+      log,
+      fail(sid: string, message: string) {
+        if (!done) call.write(makePacket(PacketType.SESSION_FAILED, { sid, message }));
+      },
+      track(sid: string, close: () => void) {
+        sessions.set(sid, close);
+        return () => sessions.delete(sid);
+      },
+    });
+
+    call.on("data", (p: Packet) => {
+      lastHeard = Date.now();
+      switch (p.type) {
+        case PacketType.WELCOME:
+          data = {
+            addr: specString(p, "data_addr") ?? "",
+            tls: specString(p, "data_tls") === "1",
+            caCert: opts.tlsCa,
+          };
+          onlineAt = Date.now();
+          log.info("connected to the gateway", {
+            target: grpcTarget(opts.dsn),
+            conn: opts.embedded?.name,
+          });
+          opts.onState?.("online");
+          break;
+        case PacketType.HEARTBEAT:
+          break;
+        case PacketType.SESSION_OPEN: {
+          if (!data) break;
+          const req = sessionRequest(p, opts.embedded);
+          if (!req) break;
+          void serveSession(sessionCtx(), req);
+          break;
+        }
+        case PacketType.REVOKED:
+          finish({ kind: "unauthorized", message: "key revoked or unknown" });
+          break;
+        case PacketType.SHUTDOWN:
+          finish({ kind: "retry", message: "the gateway is shutting down", onlineMs: 0 });
+          break;
+        default:
+          log.debug("ignored packet", { type: p.type });
+      }
+    });
+    call.on("error", (err: grpc.ServiceError) => {
+      if (err.code === grpc.status.UNAUTHENTICATED) {
+        finish({ kind: "unauthorized", message: err.details || "key revoked or unknown" });
+      } else if (err.code === grpc.status.INVALID_ARGUMENT || err.code === grpc.status.ALREADY_EXISTS) {
+        // The gateway refused what we publish; retrying will not change it.
+        finish({ kind: "unauthorized", message: err.details });
+      } else {
+        finish({ kind: "retry", message: err.details || err.message, onlineMs: 0 });
+      }
+    });
+    call.on("end", () => finish({ kind: "retry", message: "the gateway closed the stream", onlineMs: 0 }));
+
+    const hello = makePacket(PacketType.HELLO, {
+      version: VERSION,
+      hostname: safeHostname(),
+      platform: platformString(),
+      protocol: String(PROTOCOL_VERSION),
+    }, opts.embedded
+      ? {
+        connection: {
+          name: opts.embedded.name,
+          type: opts.embedded.type,
+          config: opts.embedded.publicConfig,
+        },
+      }
+      : undefined);
+    call.write(hello);
+  });
+}
+
+function safeHostname(): string {
+  try {
+    return hostname();
+  } catch {
+    return "unknown";
+  }
+}
+
+function sessionRequest(p: Packet, embedded?: EmbeddedConnection): SessionRequest | undefined {
+  const sid = specString(p, "sid");
+  const ticket = specString(p, "ticket");
+  if (!sid || !ticket) return undefined;
+  const type = (specString(p, "type") ?? "tcp") as SessionRequest["type"];
+  const config = embedded?.config ?? payloadJson<Record<string, string>>(p) ?? {};
+  return {
+    sid,
+    ticket,
+    connection: specString(p, "connection") ?? "",
+    type: embedded?.type ?? type,
+    verb: (specString(p, "verb") ?? "connect") as SessionRequest["verb"],
+    cols: Number(specString(p, "cols") ?? 80) || 80,
+    rows: Number(specString(p, "rows") ?? 24) || 24,
+    config,
+  };
+}

@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { HoopError } from "../proto/errors.ts";
+import { runCommand, splitCommandLine } from "./command_runner.ts";
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+/** Runs argv with `input` on stdin; returns the status and both outputs, read concurrently. */
+async function run(argv: string[], input = "", opts = {}) {
+  const proc = runCommand(argv, opts);
+  const writer = proc.stdin.getWriter();
+  const [stdout, stderr] = await Promise.all([
+    readAll(proc.stdout),
+    readAll(proc.stderr),
+    writer.write(new TextEncoder().encode(input)).then(() => writer.close()),
+  ]);
+  return { ...(await proc.status), stdout, stderr };
+}
+
+Deno.test("runCommand() keeps stdout and stderr apart and passes the exit code", async () => {
+  const result = await run(["sh", "-c", "echo out; echo err >&2; echo out2; exit 7"]);
+  assert.deepEqual(result, { code: 7, signal: null, stdout: "out\nout2\n", stderr: "err\n" });
+});
+
+Deno.test("runCommand() delivers stdin and closes it", async () => {
+  const script = "import sys; data = sys.stdin.read(); print(len(data), data.upper())";
+  const result = await run(["python3", "-c", script], "select 1;\n");
+  assert.deepEqual(result, { code: 0, signal: null, stdout: "10 SELECT 1;\n\n", stderr: "" });
+});
+
+Deno.test("runCommand() carries large outputs on both streams", async () => {
+  const size = 2 * 1024 * 1024;
+  const result = await run([
+    "sh",
+    "-c",
+    `head -c ${size} /dev/zero | tr '\\0' o; head -c ${size} /dev/zero | tr '\\0' e >&2`,
+  ]);
+  assert.equal(result.code, 0);
+  assert.equal(result.stdout, "o".repeat(size));
+  assert.equal(result.stderr, "e".repeat(size));
+});
+
+Deno.test("runCommand() uses the given directory and environment", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const result = await run(["sh", "-c", 'echo "$PWD $HOOP_TEST_VAR"'], "", {
+      cwd: dir,
+      env: { HOOP_TEST_VAR: "hello" },
+    });
+    assert.equal(result.stdout, `${await Deno.realPath(dir)} hello\n`);
+  } finally {
+    await Deno.remove(dir);
+  }
+});
+
+Deno.test("runCommand() kill() reports the signal like a shell", async () => {
+  const proc = runCommand(["sleep", "30"]);
+  await proc.stdin.close();
+  proc.kill();
+  assert.deepEqual(await proc.status, { code: 143, signal: "SIGTERM" });
+  proc.kill(); // after exit: a no-op, not a throw
+  await Promise.all([readAll(proc.stdout), readAll(proc.stderr)]);
+});
+
+Deno.test("runCommand() rejects missing, unexecutable and empty commands", async () => {
+  assert.throws(
+    () => runCommand(["hoop-no-such-program-x"]),
+    (err) =>
+      err instanceof HoopError && err.code === "not_found" && /hoop-no-such/.test(err.message),
+  );
+  const file = await Deno.makeTempFile();
+  try {
+    assert.throws(
+      () => runCommand([file]),
+      (err) => err instanceof HoopError && err.code === "permission_denied",
+    );
+  } finally {
+    await Deno.remove(file);
+  }
+  assert.throws(
+    () => runCommand([]),
+    (err) => err instanceof HoopError && err.code === "invalid_argument",
+  );
+});
+
+Deno.test("splitCommandLine() splits like a POSIX shell without expansions", () => {
+  const cases: [string, string[]][] = [
+    ["rails console", ["rails", "console"]],
+    ["  bundle   exec\trails c \n", ["bundle", "exec", "rails", "c"]],
+    ["", []],
+    ["sh -c 'make | tee log; echo $HOME'", ["sh", "-c", "make | tee log; echo $HOME"]],
+    [`psql "host=db user=app" -c "select \\"x\\""`, [
+      "psql",
+      "host=db user=app",
+      "-c",
+      'select "x"',
+    ]],
+    [`echo "a\\b" "\\$x" "\\\\"`, ["echo", "a\\b", "$x", "\\"]],
+    ["a\\ b c\\'d", ["a b", "c'd"]],
+    ["x '' \"\" y", ["x", "", "", "y"]],
+    [`pre'single'"double"post`, ["presingledoublepost"]],
+    ["one \\\ntwo", ["one", "two"]],
+    [`'it''s' "it's" 'say "hi"'`, ["its", "it's", 'say "hi"']],
+  ];
+  for (const [text, want] of cases) assert.deepEqual(splitCommandLine(text), want, text);
+});
+
+Deno.test("splitCommandLine() rejects unterminated quotes and a trailing backslash", () => {
+  const cases: [string, RegExp][] = [
+    ["rails 'console", /single quote at offset 6 is never closed/],
+    ['psql -c "select 1', /double quote at offset 8 is never closed/],
+    ['echo "a\\"', /double quote at offset 5 is never closed/],
+    ["echo \\", /backslash at offset 5 escapes nothing/],
+  ];
+  for (const [text, message] of cases) {
+    assert.throws(
+      () => splitCommandLine(text),
+      (err) =>
+        err instanceof HoopError && err.code === "invalid_argument" && message.test(err.message),
+      text,
+    );
+  }
+});

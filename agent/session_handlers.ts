@@ -1,0 +1,252 @@
+/**
+ * What the agent does for one SESSION_OPEN: reach the resource, dial the data
+ * port, and serve the session (raw bytes for tcp and postgres, frames for
+ * commands). Failures before the data connection is up are reported to the
+ * gateway as SESSION_FAILED so the client reads one clear line.
+ *
+ * @module
+ */
+import { FrameReader, FrameType, exitPayload, parseResize, writeFrame } from "../proto/frames.ts";
+import type { Logger } from "../proto/log.ts";
+import { describeNetError } from "../proto/net_error.ts";
+import { splice } from "../proto/splice.ts";
+import { runCommand, splitCommandLine } from "./command_runner.ts";
+import { dialData, type DataTarget } from "./data_dial.ts";
+import { servePostgres } from "./postgres_proxy.ts";
+import { PTY_SUPPORTED, spawnPty } from "./pty.ts";
+
+/** A session the gateway asked this agent to open. */
+export interface SessionRequest {
+  sid: string;
+  ticket: string;
+  connection: string;
+  type: "postgres" | "tcp" | "command";
+  verb: "connect" | "exec" | "console";
+  cols: number;
+  rows: number;
+  config: Record<string, string>;
+}
+
+/** Context the handlers need. */
+export interface SessionContext {
+  data: DataTarget;
+  log: Logger;
+  /** Report a failure before the data connection is up. */
+  fail(sid: string, message: string): void;
+  /** Register the session's sockets so revocation and shutdown can cut them. */
+  track(sid: string, close: () => void): () => void;
+}
+
+/** Bytes read from a process per frame. */
+const READ_CHUNK_BYTES = 64 * 1024;
+
+/** Serve one session; never throws (errors are reported or logged). */
+export async function serveSession(ctx: SessionContext, req: SessionRequest): Promise<void> {
+  const log = ctx.log.with({ sid: req.sid, conn: req.connection });
+  try {
+    switch (req.type) {
+      case "tcp":
+        return await serveTcp(ctx, req, log);
+      case "postgres":
+        return await servePostgresSession(ctx, req, log);
+      case "command":
+        return await serveCommand(ctx, req, log);
+      default:
+        ctx.fail(req.sid, `the agent does not know connection type "${req.type}"`);
+    }
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.warn("session failed", { err: message });
+    ctx.fail(req.sid, `connection ${req.connection}: ${message}`);
+  }
+}
+
+async function serveTcp(ctx: SessionContext, req: SessionRequest, log: Logger): Promise<void> {
+  const host = req.config.host;
+  const port = Number(req.config.port);
+  let target: Deno.TcpConn;
+  try {
+    target = await Deno.connect({ hostname: host, port });
+  } catch (err) {
+    ctx.fail(
+      req.sid,
+      `connection ${req.connection}: agent could not reach ${host}:${port}: ${describeNetError(err)}`,
+    );
+    return;
+  }
+  target.setNoDelay(true);
+  let data: Deno.Conn;
+  try {
+    data = await dialData(ctx.data, req.ticket);
+  } catch (err) {
+    target.close();
+    throw err;
+  }
+  const untrack = ctx.track(req.sid, () => {
+    closeQuietly(data);
+    closeQuietly(target);
+  });
+  try {
+    const r = await splice(data, target);
+    log.debug("tcp session done", { bytes_in: r.a2b, bytes_out: r.b2a });
+  } finally {
+    untrack();
+  }
+}
+
+async function servePostgresSession(
+  ctx: SessionContext,
+  req: SessionRequest,
+  log: Logger,
+): Promise<void> {
+  const data = await dialData(ctx.data, req.ticket);
+  const untrack = ctx.track(req.sid, () => closeQuietly(data));
+  try {
+    await servePostgres(data, req.config.uri, {
+      log,
+      splice: (a, b) => splice(a, b),
+      connectionName: req.connection,
+    });
+  } finally {
+    untrack();
+    closeQuietly(data);
+  }
+}
+
+function commandArgv(req: SessionRequest): string[] {
+  const text = req.config.command?.trim();
+  if (text) return splitCommandLine(text);
+  return [Deno.env.get("SHELL") || "/bin/sh"];
+}
+
+async function serveCommand(ctx: SessionContext, req: SessionRequest, log: Logger): Promise<void> {
+  const argv = commandArgv(req);
+  if (req.verb === "console" && !PTY_SUPPORTED) {
+    ctx.fail(req.sid, `connection ${req.connection}: this agent's platform has no pseudo-terminal support`);
+    return;
+  }
+  const data = await dialData(ctx.data, req.ticket);
+  const untrack = ctx.track(req.sid, () => closeQuietly(data));
+  try {
+    if (req.verb === "console") await runConsole(data, argv, req, log);
+    else await runExec(data, argv, log);
+  } finally {
+    untrack();
+    closeQuietly(data);
+  }
+}
+
+function consoleEnv(): Record<string, string> {
+  return { TERM: Deno.env.get("TERM") || "xterm-256color" };
+}
+
+async function runConsole(
+  data: Deno.Conn,
+  argv: string[],
+  req: SessionRequest,
+  log: Logger,
+): Promise<void> {
+  let pty;
+  try {
+    pty = spawnPty(argv, { cols: req.cols, rows: req.rows, env: consoleEnv() });
+  } catch (err) {
+    await writeFrame(data, FrameType.ERROR, new TextEncoder().encode(`cannot start "${argv[0]}": ${describeNetError(err)}`));
+    await writeFrame(data, FrameType.EXIT, exitPayload(127));
+    return;
+  }
+  const p = pty;
+  const input = (async () => {
+    const reader = new FrameReader(data);
+    for (;;) {
+      const f = await reader.next().catch(() => null);
+      if (!f) break;
+      if (f.type === FrameType.STDIN) await p.write(f.payload);
+      else if (f.type === FrameType.RESIZE) {
+        const { cols, rows } = parseResize(f.payload);
+        p.resize(cols, rows);
+      } else if (f.type === FrameType.SIGNAL) {
+        p.kill(new TextDecoder().decode(f.payload) as Deno.Signal);
+      }
+    }
+    // The client went away: end the program as a terminal hang-up would.
+    try {
+      p.kill("SIGHUP");
+    } catch {
+      // Already gone.
+    }
+  })();
+  const buf = new Uint8Array(READ_CHUNK_BYTES);
+  for (;;) {
+    const n = await p.read(buf);
+    if (n === null) break;
+    await writeFrame(data, FrameType.STDOUT, buf.subarray(0, n));
+  }
+  const status = await p.status;
+  p.close();
+  log.debug("console exited", { code: status.code });
+  await writeFrame(data, FrameType.EXIT, exitPayload(status.code));
+  await data.closeWrite().catch(() => {});
+  await input.catch(() => {});
+}
+
+async function runExec(data: Deno.Conn, argv: string[], log: Logger): Promise<void> {
+  let proc;
+  try {
+    proc = runCommand(argv, {});
+  } catch (err) {
+    const msg = err instanceof Deno.errors.NotFound
+      ? `command not found: ${argv[0]}`
+      : `cannot start "${argv[0]}": ${describeNetError(err)}`;
+    await writeFrame(data, FrameType.STDERR, new TextEncoder().encode(msg + "\n"));
+    await writeFrame(data, FrameType.EXIT, exitPayload(127));
+    return;
+  }
+  const p = proc;
+  const stdin = p.stdin.getWriter();
+  let exited = false;
+  const input = (async () => {
+    const reader = new FrameReader(data);
+    try {
+      for (;;) {
+        const f = await reader.next();
+        if (!f) break;
+        if (f.type === FrameType.STDIN) await stdin.write(f.payload.slice());
+        else if (f.type === FrameType.STDIN_EOF) {
+          await stdin.close();
+          return;
+        } else if (f.type === FrameType.SIGNAL) {
+          p.kill(new TextDecoder().decode(f.payload) as Deno.Signal);
+        }
+      }
+      // Client gone before sending EOF: stop the command.
+      if (!exited) p.kill("SIGTERM");
+    } catch {
+      // stdin closed by an exiting process, or the data connection dropped.
+    }
+  })();
+  let writing = Promise.resolve();
+  const pump = async (stream: ReadableStream<Uint8Array>, type: number) => {
+    for await (const chunk of stream) {
+      writing = writing.then(() => writeFrame(data, type, chunk));
+      await writing;
+    }
+  };
+  const [status] = await Promise.all([
+    p.status,
+    pump(p.stdout, FrameType.STDOUT),
+    pump(p.stderr, FrameType.STDERR),
+  ]);
+  exited = true;
+  log.debug("exec exited", { code: status.code });
+  await writeFrame(data, FrameType.EXIT, exitPayload(status.code));
+  await data.closeWrite().catch(() => {});
+  await Promise.race([input, new Promise((r) => setTimeout(r, 1000))]);
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}

@@ -1,0 +1,336 @@
+/**
+ * A small client of the gateway's HTTP JSON API (`docs/API.md`). It turns
+ * every failure into a {@linkcode HoopError} a person can act on: error
+ * bodies keep their code, message and hint; a gateway that cannot be reached
+ * is diagnosed with the URL tried and where that URL came from.
+ *
+ * @module
+ */
+
+import { type ErrorCode, HoopError, isErrorCode } from "../proto/errors.ts";
+import { describeSource, resolveApi, type SettingSource } from "./config.ts";
+import type { Context } from "./context.ts";
+
+/** An agent as the API returns it. */
+export interface Agent {
+  id: string;
+  name: string;
+  mode: string;
+  status: string | null;
+  version: string | null;
+  hostname: string | null;
+  platform: string | null;
+  created_at: string | null;
+  connected_at: string | null;
+  seen_at: string | null;
+}
+
+/** A connection as the API returns it. */
+export interface Connection {
+  id: string;
+  name: string;
+  type: string;
+  agent: string;
+  status: string | null;
+  groups: string[];
+  config: Record<string, unknown>;
+  created_at: string | null;
+}
+
+/** A user as the API returns it. */
+export interface User {
+  id: string;
+  email: string;
+  role: string;
+  groups: string[];
+  created_at: string | null;
+}
+
+/** The organization key. */
+export interface OrgKey {
+  id: string;
+  dsn: string;
+  created_at: string | null;
+}
+
+/** A session (one `connect` or `exec`). */
+export interface Session {
+  id: string;
+  user: string;
+  connection: string;
+  type: string;
+  agent: string;
+  verb: string;
+  status: string;
+  exit_code: number | null;
+  bytes_in: number;
+  bytes_out: number;
+  truncated: boolean;
+  error: string | null;
+  started_at: string;
+  ended_at: string | null;
+}
+
+/** One recorded event of a session. */
+export interface SessionEvent {
+  seq: number;
+  /** ISO 8601 timestamp (or epoch milliseconds). */
+  time: string | number;
+  kind: string;
+  data?: string;
+  data_b64?: string;
+}
+
+/** The answer of `POST /api/login`. */
+export interface LoginResponse {
+  token: string;
+  expires_at: string;
+  user: User;
+}
+
+/** The answer of `POST /api/sessions`. */
+export interface CreateSessionResponse {
+  session_id: string;
+  ticket: string;
+  data_addr: string;
+  data_tls: boolean;
+  type: string;
+}
+
+/** Options of {@linkcode ApiClient}. */
+export interface ApiClientOptions {
+  apiUrl: string;
+  token?: string;
+  /** Where `apiUrl` came from, named in connection diagnostics. */
+  source?: SettingSource;
+  /** A PEM CA bundle to trust instead of the system roots. */
+  caCert?: string;
+}
+
+/** Options of one request. */
+export interface RequestOptions {
+  /**
+   * The route needs no login (signup, login): a 401 is the server's verdict
+   * on the credentials given, not a missing login.
+   */
+  anonymous?: boolean;
+}
+
+const LOGIN_HINT = 'run "hoop login --email EMAIL"';
+
+/** The HTTP status to ErrorCode mapping for answers without a usable error body. */
+function codeFromStatus(status: number): ErrorCode {
+  switch (status) {
+    case 400:
+      return "invalid_argument";
+    case 401:
+      return "unauthenticated";
+    case 403:
+      return "permission_denied";
+    case 404:
+      return "not_found";
+    case 409:
+      return "already_exists";
+    case 412:
+      return "failed_precondition";
+    case 413:
+      return "resource_exhausted";
+    case 502:
+    case 503:
+    case 504:
+      return "unavailable";
+    default:
+      return "internal";
+  }
+}
+
+/** Explain why a request never got an answer, from the text of Deno's fetch error. */
+function connectFailure(err: unknown): { state: string; tls: boolean } {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error && parts.length < 5; e = e.cause) {
+    parts.push(e.message);
+  }
+  const text = parts.join(": ");
+  if (/connection refused/i.test(text)) return { state: "connection refused", tls: false };
+  if (/dns error|failed to lookup|name or service not known/i.test(text)) {
+    return { state: "the host name cannot be resolved", tls: false };
+  }
+  if (/certificate|unknownissuer|tls|handshake/i.test(text)) {
+    return { state: `the TLS handshake failed (${lastPart(parts)})`, tls: true };
+  }
+  if (/timed out/i.test(text)) return { state: "the connection timed out", tls: false };
+  if (/connection reset|broken pipe|connection closed/i.test(text)) {
+    return { state: "the connection was closed before an answer", tls: false };
+  }
+  return { state: lastPart(parts) || "the request failed", tls: false };
+}
+
+function lastPart(parts: string[]): string {
+  const last = parts[parts.length - 1] ?? "";
+  // Deno nests "error sending request for url (...): client error (Connect): ..."; keep the tail.
+  const tail = last.split(": ").slice(-1)[0];
+  return tail.replace(/\s*\(os error \d+\)$/, "");
+}
+
+/** A client of the gateway API. */
+export class ApiClient {
+  readonly apiUrl: string;
+  readonly source: SettingSource;
+  readonly #token?: string;
+  readonly #httpClient?: Deno.HttpClient;
+
+  constructor(options: ApiClientOptions) {
+    this.apiUrl = options.apiUrl.replace(/\/+$/, "");
+    this.#token = options.token;
+    this.source = options.source ?? "default";
+    if (options.caCert) this.#httpClient = Deno.createHttpClient({ caCerts: [options.caCert] });
+  }
+
+  /** True when requests carry a bearer token. */
+  get hasToken(): boolean {
+    return this.#token !== undefined;
+  }
+
+  /** `GET path` and decode the JSON answer. */
+  get<T>(path: string, options?: RequestOptions): Promise<T> {
+    return this.request<T>("GET", path, undefined, options);
+  }
+
+  /** `POST path` with a JSON body. */
+  post<T>(path: string, body?: unknown, options?: RequestOptions): Promise<T> {
+    return this.request<T>("POST", path, body, options);
+  }
+
+  /** `DELETE path`. */
+  delete<T>(path: string, options?: RequestOptions): Promise<T> {
+    return this.request<T>("DELETE", path, undefined, options);
+  }
+
+  /** Release the TLS client, if any. */
+  close(): void {
+    this.#httpClient?.close();
+  }
+
+  /** Send one request; the answer's JSON, or `undefined` for 204. */
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: RequestOptions = {},
+  ): Promise<T> {
+    const url = this.apiUrl + path;
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        client: this.#httpClient,
+      });
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+      const { state, tls } = connectFailure(err);
+      throw new HoopError(
+        "unavailable",
+        `Cannot reach the gateway API at "${this.apiUrl}" ${describeSource(this.source)}: ${state}`,
+        {
+          cause: err,
+          hint: tls
+            ? "set HOOP_TLSCA to the gateway's CA certificate (a file path or base64://PEM)"
+            : 'start one with "hoop start gateway" or set --api-url / HOOP_API_URL',
+        },
+      );
+    }
+    const text = await res.text();
+    if (!res.ok) throw this.#errorFromAnswer(method, url, res, text, options);
+    if (res.status === 204 || text === "") return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new HoopError(
+        "internal",
+        `Cannot read the answer to ${method} "${url}": not JSON (HTTP ${res.status})`,
+        { cause: err, hint: "check that --api-url points at a hoop gateway" },
+      );
+    }
+  }
+
+  #errorFromAnswer(
+    method: string,
+    url: string,
+    res: Response,
+    text: string,
+    options: RequestOptions,
+  ): HoopError {
+    let code: ErrorCode = codeFromStatus(res.status);
+    let message: string | undefined;
+    let hint: string | undefined;
+    try {
+      const parsed = JSON.parse(text) as {
+        error?: { code?: unknown; message?: unknown; hint?: unknown };
+      };
+      const e = parsed?.error;
+      if (e && typeof e.message === "string") {
+        message = e.message;
+        if (isErrorCode(e.code)) code = e.code;
+        if (typeof e.hint === "string" && e.hint !== "") hint = e.hint;
+      }
+    } catch {
+      // Not one of ours (a proxy's HTML page, say): described below by its status.
+    }
+    if (code === "unauthenticated" && !options.anonymous) {
+      if (!this.#token) {
+        return new HoopError("unauthenticated", "Not logged in", { hint: LOGIN_HINT });
+      }
+      return new HoopError(
+        "unauthenticated",
+        message ?? "Cannot use the saved token: it was refused",
+        {
+          hint: LOGIN_HINT,
+        },
+      );
+    }
+    message ??=
+      `Cannot ${method} "${url}": the server answered HTTP ${res.status} ${res.statusText}`
+        .trimEnd();
+    return new HoopError(code, message, { hint });
+  }
+}
+
+/** Read `HOOP_TLSCA`: a PEM file path or `base64://<base64 PEM>`; `undefined` when unset. */
+export async function loadTlsCa(ctx: Pick<Context, "env">): Promise<string | undefined> {
+  const value = ctx.env("HOOP_TLSCA");
+  if (!value) return undefined;
+  if (value.startsWith("base64://")) {
+    try {
+      return new TextDecoder().decode(
+        Uint8Array.from(atob(value.slice("base64://".length)), (c) => c.charCodeAt(0)),
+      );
+    } catch (err) {
+      throw new HoopError("invalid_argument", "Cannot read HOOP_TLSCA: not valid base64", {
+        cause: err,
+      });
+    }
+  }
+  try {
+    return await Deno.readTextFile(value);
+  } catch (err) {
+    throw new HoopError(
+      "invalid_argument",
+      `Cannot read HOOP_TLSCA "${value}": ${err instanceof Error ? err.message : err}`,
+      { cause: err },
+    );
+  }
+}
+
+/** Build a client from the flags, environment and config of `ctx`. */
+export async function apiClientFor(
+  ctx: Context,
+  flags: { apiUrl?: string; token?: string } = {},
+): Promise<ApiClient> {
+  const resolved = await resolveApi(ctx, flags);
+  return new ApiClient({ ...resolved, caCert: await loadTlsCa(ctx) });
+}

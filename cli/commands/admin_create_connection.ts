@@ -1,0 +1,100 @@
+import type { Connection } from "../api_client.ts";
+import {
+  type Command,
+  type FlagValues,
+  requiredFlag,
+  requiredPositional,
+  splitList,
+  stringFlag,
+  UsageError,
+} from "../command.ts";
+import { API_URL_HELP, API_URL_OPTION, clientFor } from "./_api.ts";
+
+const TYPE_FLAGS = ["postgres", "tcp", "command"] as const;
+
+/** Parse `HOST:PORT` (or `[IPv6]:PORT`). */
+export function parseHostPort(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new UsageError(`invalid --tcp "${value}": expected HOST:PORT with a port 1-65535`);
+  }
+  return { host: m[1] ?? m[2], port };
+}
+
+function typeAndConfig(values: FlagValues): { type: string; config: Record<string, unknown> } {
+  const given = TYPE_FLAGS.filter((f) => stringFlag(values, f) !== undefined);
+  if (given.length !== 1) {
+    const choices = TYPE_FLAGS.map((f) => `--${f}`).join(", ");
+    throw new UsageError(
+      given.length === 0
+        ? `a connection type is needed: pass one of ${choices}`
+        : `only one connection type may be given, got ${given.map((f) => `--${f}`).join(" and ")}`,
+    );
+  }
+  const type = given[0];
+  const value = stringFlag(values, type)!;
+  if (value === "") throw new UsageError(`option "--${type}" needs a value`);
+  switch (type) {
+    case "postgres":
+      return { type, config: { uri: value } };
+    case "tcp":
+      return { type, config: parseHostPort(value) };
+    case "command":
+      return { type, config: { command: value } };
+  }
+}
+
+/** `hoop admin create connection NAME --agent A --postgres URI|--tcp HOST:PORT|--command CMD`. */
+export const adminCreateConnectionCommand: Command = {
+  path: ["admin", "create", "connection"],
+  aliases: [["admin", "create", "conn"]],
+  summary: "Publish a resource (postgres, tcp or command) through an agent",
+  usage:
+    "hoop admin create connection NAME --agent AGENT (--postgres URI | --tcp HOST:PORT | --command CMD) [--groups a,b] [--api-url URL]",
+  help: `Exactly one of --postgres, --tcp and --command gives the connection's type.
+Users see and use a connection when one of their groups is among its groups.
+
+Flags:
+  --agent AGENT       the agent that reaches the resource
+  --postgres URI      a PostgreSQL server: postgres://user:password@host:port/db
+                      (the credentials stay on the agent)
+  --tcp HOST:PORT     a TCP service
+  --command CMD       a command line run by the agent (consoles, REPLs, scripts)
+  --groups a,b        groups allowed to use it
+${API_URL_HELP}
+
+Examples:
+  hoop admin create connection pg --agent dev --postgres 'postgres://app:pw@10.0.0.5/app' --groups dba
+  hoop admin create connection web --agent dev --tcp 10.0.0.7:8080
+  hoop admin create connection console --agent dev --command 'bash'`,
+  options: {
+    agent: { type: "string" },
+    postgres: { type: "string" },
+    tcp: { type: "string" },
+    command: { type: "string" },
+    groups: { type: "string" },
+    ...API_URL_OPTION,
+  },
+  allowPositionals: 1,
+  async run(ctx, args) {
+    const name = requiredPositional(args, 0, "NAME");
+    const agent = requiredFlag(args.values, "agent");
+    const { type, config } = typeAndConfig(args.values);
+    const groups = splitList(stringFlag(args.values, "groups"));
+    const api = await clientFor(ctx, args.values);
+    try {
+      await api.post<{ connection: Connection }>("/api/connections", {
+        name,
+        agent,
+        type,
+        config,
+        ...(groups ? { groups } : {}),
+      });
+      await ctx.stderr.writeln(`Created connection "${name}" (${type}) on agent "${agent}"`);
+      return 0;
+    } finally {
+      api.close();
+    }
+  },
+};

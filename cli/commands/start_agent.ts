@@ -1,0 +1,55 @@
+import { runAgent } from "../../agent/agent.ts";
+import { parseDsn } from "../../proto/dsn.ts";
+import { HoopError } from "../../proto/errors.ts";
+import { loadTlsCa } from "../api_client.ts";
+import type { Command } from "../command.ts";
+import type { Context } from "../context.ts";
+import { waitForShutdownSignal } from "./_signals.ts";
+
+/** Read and parse HOOP_KEY; a missing or malformed key is a usage error (exit 2). */
+export function agentKey(ctx: Context) {
+  const text = ctx.env("HOOP_KEY");
+  if (!text) {
+    throw new HoopError("invalid_argument", "HOOP_KEY is not set", {
+      hint: 'create a key with "hoop admin create agent NAME" and export HOOP_KEY=<dsn>',
+    });
+  }
+  return parseDsn(text);
+}
+
+/** `hoop start agent`: serve the connections an admin assigns to this agent. */
+export const startAgentCommand: Command = {
+  path: ["start", "agent"],
+  summary: "Run an agent with HOOP_KEY (standard mode)",
+  usage: "hoop start agent",
+  help: `Dials the gateway named in HOOP_KEY, shows ONLINE in "hoop admin get agents", and
+serves every connection assigned to it ("hoop admin create connection NAME --agent AGENT ...").
+It reconnects forever with backoff (1 s doubling to 15 s) when the gateway is unreachable,
+and exits 1 when its key is revoked or unknown. SIGINT/SIGTERM stop it cleanly (exit 0).
+
+Environment:
+  HOOP_KEY     the agent's DSN from "hoop admin create agent NAME" (required)
+  HOOP_TLSCA   CA certificate for grpcs:// gateways: a PEM file path or base64://PEM
+
+Examples:
+  export HOOP_KEY=$(hoop admin create agent dev)
+  hoop start agent`,
+  options: {},
+  async run(ctx) {
+    const dsn = agentKey(ctx);
+    const tlsCa = await loadTlsCa(ctx);
+    const stop = new AbortController();
+    void waitForShutdownSignal(stop.signal).then((sig) => {
+      if (sig) stop.abort();
+    });
+    const exit = await runAgent({ dsn, tlsCa, signal: stop.signal });
+    stop.abort();
+    if (exit.reason === "unauthorized") {
+      throw new HoopError(
+        "unauthenticated",
+        `unauthorized: ${exit.message.replace(/^unauthorized: /, "")}`,
+      );
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,108 @@
+import { startGateway } from "../../gateway/gateway.ts";
+import { invalidArgument } from "../../proto/errors.ts";
+import { type Command, type FlagValues, stringFlag } from "../command.ts";
+import type { Context } from "../context.ts";
+import { waitForShutdownSignal } from "./_signals.ts";
+
+/** Flags of `hoop start gateway` and their environment twins. */
+const SETTINGS = [
+  ["grpc-listen", "HOOP_GRPC_LISTEN"],
+  ["api-listen", "HOOP_API_LISTEN"],
+  ["data-listen", "HOOP_DATA_LISTEN"],
+  ["data-dir", "HOOP_DATA_DIR"],
+  ["database-url", "HOOP_DATABASE_URL"],
+  ["grpc-url", "HOOP_GRPC_URL"],
+  ["data-url", "HOOP_DATA_URL"],
+  ["tls-cert", "HOOP_TLS_CERT"],
+  ["tls-key", "HOOP_TLS_KEY"],
+] as const;
+
+function setting(ctx: Context, values: FlagValues, flag: string, env: string): string | undefined {
+  return stringFlag(values, flag) ?? (ctx.env(env) || undefined);
+}
+
+async function readPem(path: string | undefined, what: string): Promise<string | undefined> {
+  if (path === undefined) return undefined;
+  try {
+    return await Deno.readTextFile(path);
+  } catch (err) {
+    throw invalidArgument(`Cannot read ${what} "${path}": ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+}
+
+/** Parse `12h`, `30m`, `45s` or plain seconds. */
+export function parseDuration(text: string, what: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) {
+    throw invalidArgument(`Invalid ${what} "${text}": use a number with s, m, h or d, like 12h`);
+  }
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? "s"]!;
+  const ms = Number(m[1]) * unit;
+  if (ms <= 0) throw invalidArgument(`Invalid ${what} "${text}": it must be positive`);
+  return ms;
+}
+
+function parseBytes(text: string, what: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) {
+    throw invalidArgument(`Invalid ${what} "${text}": use a whole number of bytes`);
+  }
+  return n;
+}
+
+/** `hoop start gateway`: run the gateway until SIGINT or SIGTERM. */
+export const startGatewayCommand: Command = {
+  path: ["start", "gateway"],
+  summary: "Run the gateway (gRPC, HTTP API and data port)",
+  usage: "hoop start gateway [--grpc-listen ADDR] [--api-listen ADDR] [--data-listen ADDR] " +
+    "[--data-dir DIR] [--tls-cert FILE --tls-key FILE]",
+  help: `Runs the gateway in the foreground until SIGINT or SIGTERM. Every flag has an
+environment twin; the flag wins.
+
+Options:
+  --grpc-listen ADDR   agents' control streams   (HOOP_GRPC_LISTEN, default 0.0.0.0:8010)
+  --api-listen ADDR    HTTP JSON API             (HOOP_API_LISTEN, default 0.0.0.0:8009)
+  --data-listen ADDR   data connections          (HOOP_DATA_LISTEN, default 0.0.0.0:8011)
+  --data-dir DIR       SQLite store, secret key  (HOOP_DATA_DIR, default ~/.hoop/gateway)
+  --database-url URL   postgres://... store      (HOOP_DATABASE_URL, default embedded SQLite)
+  --grpc-url URL       public gRPC URL in DSNs   (HOOP_GRPC_URL, default grpc://127.0.0.1:PORT)
+  --data-url HOST:PORT public data address       (HOOP_DATA_URL, default the listen address)
+  --tls-cert FILE      PEM certificate           (HOOP_TLS_CERT)
+  --tls-key FILE       PEM private key           (HOOP_TLS_KEY)
+
+Environment only:
+  HOOP_SECRET_KEY      base64 32-byte key sealing secrets (default: DATA_DIR/secret.key)
+  HOOP_TOKEN_TTL       token lifetime, like 12h (default 12h)
+  HOOP_AUDIT_MAX_BYTES recorded input/output per session (default 1048576)
+  HOOP_LOG_LEVEL       debug, info, warn, error;  HOOP_LOG_FORMAT=json for JSON lines
+
+Examples:
+  hoop start gateway
+  hoop start gateway --data-dir /var/lib/hoop --tls-cert cert.pem --tls-key key.pem
+  HOOP_DATABASE_URL=postgres://hoop:secret@db:5432/hoop hoop start gateway`,
+  options: Object.fromEntries(SETTINGS.map(([flag]) => [flag, { type: "string" as const }])),
+  async run(ctx, args) {
+    const v = (flag: string, env: string) => setting(ctx, args.values, flag, env);
+    const ttl = ctx.env("HOOP_TOKEN_TTL");
+    const audit = ctx.env("HOOP_AUDIT_MAX_BYTES");
+    const gateway = await startGateway({
+      grpcListen: v("grpc-listen", "HOOP_GRPC_LISTEN"),
+      apiListen: v("api-listen", "HOOP_API_LISTEN"),
+      dataListen: v("data-listen", "HOOP_DATA_LISTEN"),
+      dataDir: v("data-dir", "HOOP_DATA_DIR"),
+      databaseUrl: v("database-url", "HOOP_DATABASE_URL"),
+      grpcUrl: v("grpc-url", "HOOP_GRPC_URL"),
+      dataUrl: v("data-url", "HOOP_DATA_URL"),
+      tlsCert: await readPem(v("tls-cert", "HOOP_TLS_CERT"), "the TLS certificate"),
+      tlsKey: await readPem(v("tls-key", "HOOP_TLS_KEY"), "the TLS key"),
+      secretKey: ctx.env("HOOP_SECRET_KEY") || undefined,
+      tokenTtlMs: ttl ? parseDuration(ttl, "HOOP_TOKEN_TTL") : undefined,
+      auditMaxBytes: audit ? parseBytes(audit, "HOOP_AUDIT_MAX_BYTES") : undefined,
+    });
+    await waitForShutdownSignal();
+    await gateway.close();
+    return 0;
+  },
+};

@@ -1,0 +1,234 @@
+/**
+ * `startGateway`: the store, the gRPC control plane, the HTTP API and the data
+ * port, wired together, with a clean shutdown.
+ *
+ * @module
+ */
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import { invalidArgument, unavailable } from "../proto/errors.ts";
+import { CHANNEL_OPTIONS, GATEWAY_SERVICE, type GatewayControlCall } from "../proto/grpc_service.ts";
+import { dialableAddr, formatHostPort, type HostPort, parseHostPort } from "../proto/host_port.ts";
+import { log as rootLog, type Logger, redact } from "../proto/log.ts";
+import { apiHandler } from "./api_server.ts";
+import { handleControlStream } from "./control_stream.ts";
+import { startDataServer } from "./data_server.ts";
+import { MemoryPresence } from "./presence.ts";
+import { DEFAULT_AUDIT_MAX_BYTES } from "./recorder.ts";
+import { loadSecretBox } from "./secret_box.ts";
+import { SessionBroker } from "./session_broker.ts";
+import { openStore } from "./store/open_store.ts";
+import type { Store } from "./store/store.ts";
+
+/** Default token lifetime (`HOOP_TOKEN_TTL`). */
+export const DEFAULT_TOKEN_TTL_MS = 12 * 60 * 60 * 1000;
+
+/** Options of {@linkcode startGateway}; every one has a default. */
+export interface GatewayOptions {
+  /** gRPC listen address, default `0.0.0.0:8010`. */
+  grpcListen?: string;
+  /** HTTP API listen address, default `0.0.0.0:8009`. */
+  apiListen?: string;
+  /** Data port listen address, default `0.0.0.0:8011`. */
+  dataListen?: string;
+  /** Data directory (SQLite file, secret key), default `~/.hoop/gateway`. */
+  dataDir?: string;
+  /** Store URL; empty means embedded SQLite in `dataDir`. */
+  databaseUrl?: string;
+  /** Public gRPC URL used in DSNs, default `grpc://127.0.0.1:<grpc port>`. */
+  grpcUrl?: string;
+  /** Public `host:port` of the data port, default the listen address. */
+  dataUrl?: string;
+  /** PEM certificate and key: TLS on gRPC, the API and the data port. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Base64 32-byte key sealing secrets at rest (`HOOP_SECRET_KEY`). */
+  secretKey?: string;
+  tokenTtlMs?: number;
+  auditMaxBytes?: number;
+  log?: Logger;
+}
+
+/** A running gateway. */
+export interface Gateway extends AsyncDisposable {
+  /** Bound addresses (port 0 resolved). */
+  readonly grpcAddr: HostPort;
+  readonly apiAddr: HostPort;
+  readonly dataAddr: HostPort;
+  /** Public URLs as clients and agents use them. */
+  readonly grpcUrl: string;
+  readonly apiUrl: string;
+  readonly store: Store;
+  /** Stop accepting, tell agents, end sessions, close the store. */
+  close(): Promise<void>;
+}
+
+/** Start a gateway. */
+export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> {
+  const log = opts.log ?? rootLog.with({ component: "gateway" });
+  const grpcListen = parseHostPort(opts.grpcListen ?? "0.0.0.0:8010", {
+    what: "gRPC listen address",
+    allowZero: true,
+  });
+  const apiListen = parseHostPort(opts.apiListen ?? "0.0.0.0:8009", {
+    what: "API listen address",
+    allowZero: true,
+  });
+  const dataListen = parseHostPort(opts.dataListen ?? "0.0.0.0:8011", {
+    what: "data listen address",
+    allowZero: true,
+  });
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+    throw invalidArgument("TLS needs both --tls-cert and --tls-key");
+  }
+  const tls = opts.tlsCert && opts.tlsKey ? { cert: opts.tlsCert, key: opts.tlsKey } : undefined;
+  const dataDir = opts.dataDir ?? defaultDataDir();
+
+  const secretBox = await loadSecretBox({ dataDir, envKey: opts.secretKey });
+  const store = await openStore(opts.databaseUrl, { dataDir, secretBox });
+  const cleanups: (() => unknown)[] = [() => store.close()];
+  try {
+    const now = new Date().toISOString();
+    await store.markAllAgentsOffline();
+    const dangling = await store.closeDanglingSessions(now, "the gateway stopped during the session");
+    if (dangling) log.warn("closed sessions left open by a previous run", { count: dangling });
+
+    const presence = new MemoryPresence();
+    const broker = new SessionBroker({
+      store,
+      presence,
+      log,
+      auditMaxBytes: opts.auditMaxBytes ?? DEFAULT_AUDIT_MAX_BYTES,
+    });
+    cleanups.unshift(() => broker.close("the gateway is shutting down"));
+
+    const data = startDataServer(dataListen, { broker, log, tls });
+    cleanups.unshift(() => data.close());
+    const publicData = opts.dataUrl
+      ? parseHostPort(opts.dataUrl, { what: "HOOP_DATA_URL" })
+      : dialableAddr(data.addr);
+    const dataAddr = formatHostPort(publicData);
+
+    // gRPC control plane.
+    const server = new grpc.Server(CHANNEL_OPTIONS);
+    const controlCtx = { store, presence, broker, log, dataAddr, dataTls: !!tls };
+    server.addService(GATEWAY_SERVICE, {
+      connect: (call: GatewayControlCall) => {
+        handleControlStream(controlCtx, call).catch((err) => {
+          log.error("control stream failed", { err });
+        });
+      },
+    });
+    const creds = tls
+      // Explicit roots: grpc-js would otherwise load GRPC_DEFAULT_SSL_ROOTS_FILE_PATH
+      // and fail handshakes under Deno (ENVIRONMENT.md).
+      ? grpc.ServerCredentials.createSsl(Buffer.from(tls.cert), [{
+        cert_chain: Buffer.from(tls.cert),
+        private_key: Buffer.from(tls.key),
+      }], false)
+      : grpc.ServerCredentials.createInsecure();
+    const grpcPort = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(formatHostPort(grpcListen), creds, (err, port) => {
+        if (err) {
+          reject(unavailable(`Cannot listen for gRPC on ${formatHostPort(grpcListen)}: ${err.message}`));
+        } else resolve(port);
+      });
+    });
+    cleanups.unshift(() => server.forceShutdown());
+    const grpcAddr = { hostname: grpcListen.hostname, port: grpcPort };
+    const grpcUrl = opts.grpcUrl ??
+      `${tls ? "grpcs" : "grpc"}://${formatHostPort(dialableAddr(grpcAddr))}`;
+    let grpcUrlParsed: URL;
+    try {
+      grpcUrlParsed = new URL(grpcUrl);
+    } catch {
+      throw invalidArgument(`Invalid HOOP_GRPC_URL "${grpcUrl}": use grpc://HOST:PORT or grpcs://HOST:PORT`);
+    }
+
+    // HTTP API.
+    const handler = apiHandler({
+      store,
+      presence,
+      broker,
+      log,
+      grpcUrl: grpcUrlParsed,
+      dataAddr,
+      dataTls: !!tls,
+      tokenTtlMs: opts.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS,
+      onRevokeAgents(ids) {
+        for (const id of ids) {
+          presence.get(id)?.close("revoked");
+          broker.endAgentSessions(id, "the agent's key was revoked");
+        }
+      },
+    });
+    let http: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      http = Deno.serve({
+        hostname: apiListen.hostname,
+        port: apiListen.port,
+        ...(tls ?? {}),
+        onListen: () => {},
+      }, handler);
+    } catch (err) {
+      throw unavailable(
+        `Cannot listen for the API on ${formatHostPort(apiListen)}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    cleanups.unshift(() => http.shutdown());
+    const apiAddr = { hostname: http.addr.hostname, port: http.addr.port };
+    const apiUrl = `${tls ? "https" : "http"}://${formatHostPort(dialableAddr(apiAddr))}`;
+
+    log.info("gateway store ready", { store: store.kind, url: redact(opts.databaseUrl ?? dataDir) });
+    log.info(`listening for gRPC on ${formatHostPort(grpcAddr)}`, { public: grpcUrl });
+    log.info(`listening for the API on ${formatHostPort(apiAddr)}`);
+    log.info(`listening for data on ${formatHostPort(data.addr)}`, { public: dataAddr });
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      closing ??= (async () => {
+        for (const link of presence.all()) link.close("shutdown");
+        await broker.close("the gateway is shutting down");
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, 1000);
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        data.close();
+        await http.shutdown();
+        await store.close();
+        log.info("gateway stopped");
+      })();
+
+    return {
+      grpcAddr,
+      apiAddr,
+      dataAddr: data.addr,
+      grpcUrl,
+      apiUrl,
+      store,
+      close,
+      [Symbol.asyncDispose]: close,
+    };
+  } catch (err) {
+    for (const c of cleanups) {
+      try {
+        await c();
+      } catch {
+        // Best effort while failing.
+      }
+    }
+    throw err;
+  }
+}
+
+function defaultDataDir(): string {
+  const home = Deno.env.get("HOME") ?? ".";
+  return `${home}/.hoop/gateway`;
+}

@@ -1,0 +1,125 @@
+/**
+ * The audit recorder of one session: events are appended to the store in
+ * chunks as they happen (never buffered to the end), the recorded data is
+ * capped, and `finish` makes the session row durable before the caller tells
+ * the client that the session closed.
+ *
+ * @module
+ */
+import type { Logger } from "../proto/log.ts";
+import type { SessionEnd, SessionEvent, SessionEventKind, Store } from "./store/store.ts";
+
+/** Default cap of recorded input/output per session (`HOOP_AUDIT_MAX_BYTES`). */
+export const DEFAULT_AUDIT_MAX_BYTES = 1024 * 1024;
+
+/** Pending events are written at least this often. */
+const FLUSH_INTERVAL_MS = 100;
+
+/** ...or as soon as this much is pending. */
+const FLUSH_THRESHOLD_BYTES = 64 * 1024;
+
+const encoder = new TextEncoder();
+
+/** Records one session's events and totals. */
+export class SessionRecorder {
+  readonly sessionId: string;
+  /** Client → resource bytes. */
+  bytesIn = 0;
+  /** Resource → client bytes. */
+  bytesOut = 0;
+  #store: Store;
+  #log: Logger;
+  #maxBytes: number;
+  #recorded = 0;
+  #truncated = false;
+  #seq = 0;
+  #pending: SessionEvent[] = [];
+  #pendingBytes = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #flushing: Promise<void> = Promise.resolve();
+  #finished = false;
+
+  constructor(store: Store, sessionId: string, opts: { log: Logger; maxBytes?: number }) {
+    this.#store = store;
+    this.sessionId = sessionId;
+    this.#log = opts.log;
+    this.#maxBytes = opts.maxBytes ?? DEFAULT_AUDIT_MAX_BYTES;
+  }
+
+  /** True once recorded data passed the cap. */
+  get truncated(): boolean {
+    return this.#truncated;
+  }
+
+  /**
+   * Record an event. Data past the cap is dropped and the session flagged
+   * truncated; `sql` and `info` events count against the cap too, so a
+   * runaway client cannot fill the store.
+   */
+  record(kind: SessionEventKind, data: Uint8Array | string): void {
+    if (this.#finished) return;
+    let bytes = typeof data === "string" ? encoder.encode(data) : data.slice();
+    const room = this.#maxBytes - this.#recorded;
+    if (room <= 0) {
+      this.#markTruncated();
+      return;
+    }
+    if (bytes.length > room) {
+      bytes = bytes.subarray(0, room);
+      this.#markTruncated();
+    }
+    this.#recorded += bytes.length;
+    this.#push(kind, bytes);
+  }
+
+  #markTruncated(): void {
+    if (this.#truncated) return;
+    this.#truncated = true;
+    this.#push("info", encoder.encode(`recording truncated at ${this.#maxBytes} bytes`));
+  }
+
+  #push(kind: SessionEventKind, data: Uint8Array): void {
+    this.#pending.push({ seq: this.#seq++, time: new Date().toISOString(), kind, data });
+    this.#pendingBytes += data.length;
+    if (this.#pendingBytes >= FLUSH_THRESHOLD_BYTES) void this.flush();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
+    }
+  }
+
+  /** Write pending events; flushes are serialized so `seq` order holds. */
+  flush(): Promise<void> {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const batch = this.#pending;
+    if (batch.length === 0) return this.#flushing;
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#flushing = this.#flushing.then(() =>
+      this.#store.appendSessionEvents(this.sessionId, batch).catch((err) => {
+        this.#log.error("cannot append session events", { sid: this.sessionId, err });
+      })
+    );
+    return this.#flushing;
+  }
+
+  /** Flush everything and close the session row; idempotent. */
+  async finish(end: Omit<SessionEnd, "bytesIn" | "bytesOut" | "truncated" | "endedAt">): Promise<void> {
+    if (this.#finished) return;
+    await this.flush();
+    this.#finished = true;
+    try {
+      await this.#store.finishSession(this.sessionId, {
+        ...end,
+        bytesIn: this.bytesIn,
+        bytesOut: this.bytesOut,
+        truncated: this.#truncated,
+        endedAt: new Date().toISOString(),
+      });
+    } catch (err) {
+      this.#log.error("cannot finish session", { sid: this.sessionId, err });
+    }
+  }
+}

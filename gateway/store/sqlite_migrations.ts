@@ -1,0 +1,101 @@
+/**
+ * Numbered schema migrations of the SQLite store, applied in order at open,
+ * each in its own transaction, recorded in `schema_migrations`. Never edit a
+ * released migration: add the next number. `postgres_migrations.ts` keeps the
+ * same numbers with the same meaning.
+ *
+ * @module
+ */
+
+/** One schema step. */
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+/** The SQLite migrations, ascending. */
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE agents (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  mode TEXT NOT NULL,
+  key_hash TEXT,
+  via_org_key INTEGER NOT NULL DEFAULT 0,
+  status TEXT NOT NULL DEFAULT 'OFFLINE',
+  version TEXT,
+  hostname TEXT,
+  platform TEXT,
+  created_at TEXT NOT NULL,
+  connected_at TEXT,
+  seen_at TEXT
+);
+-- slot pins the table to one row: one org key per gateway.
+CREATE TABLE org_keys (
+  slot INTEGER PRIMARY KEY CHECK (slot = 1),
+  id TEXT NOT NULL,
+  key_sealed TEXT NOT NULL,
+  key_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE connections (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  type TEXT NOT NULL,
+  agent_id TEXT NOT NULL,
+  config_sealed TEXT NOT NULL,
+  groups TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX connections_agent_id ON connections (agent_id);
+-- email_key is the lower-cased email: lookups and uniqueness ignore case.
+CREATE TABLE users (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL,
+  email_key TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL,
+  groups TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE tokens (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  revoked_at TEXT
+);
+CREATE INDEX tokens_user_id ON tokens (user_id);
+CREATE TABLE sessions (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  user_email TEXT NOT NULL,
+  connection_name TEXT NOT NULL,
+  connection_type TEXT NOT NULL,
+  agent_name TEXT NOT NULL,
+  verb TEXT NOT NULL,
+  status TEXT NOT NULL,
+  exit_code INTEGER,
+  bytes_in INTEGER NOT NULL DEFAULT 0,
+  bytes_out INTEGER NOT NULL DEFAULT 0,
+  truncated INTEGER NOT NULL DEFAULT 0,
+  error TEXT,
+  started_at TEXT NOT NULL,
+  ended_at TEXT
+);
+CREATE INDEX sessions_started_at ON sessions (started_at);
+CREATE INDEX sessions_status ON sessions (status);
+CREATE TABLE session_events (
+  session_id TEXT NOT NULL REFERENCES sessions (id),
+  seq INTEGER NOT NULL,
+  time TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (session_id, seq)
+);
+`,
+  },
+];

@@ -1,0 +1,219 @@
+/**
+ * Frames of exec and console sessions, carried over a data connection after
+ * its header ({@link ./data_header.ts}). TCP-type sessions (postgres, tcp)
+ * carry raw bytes instead.
+ *
+ * ```
+ * type u8 | length u32 BE | payload (length bytes, at most 1 MiB)
+ * ```
+ *
+ * Flow: the client sends START (JSON options), then STDIN chunks, RESIZE and
+ * SIGNAL as they happen, and STDIN_EOF when its input ends. The agent sends
+ * STDOUT and STDERR chunks, and finally EXIT (or ERROR when the command could
+ * not run), then closes. Readers ignore types they do not know, so a new type
+ * needs a DATA_PROTOCOL_VERSION bump only when it must not be ignored.
+ *
+ * @module
+ */
+import { HoopError } from "./errors.ts";
+import { type ByteReader, type ByteWriter, writeAll } from "./data_header.ts";
+
+/**
+ * Frame types. Direction and payload of each:
+ *
+ * - `STDIN` client→agent: bytes for the command's standard input.
+ * - `STDOUT` agent→client: bytes the command wrote to standard output.
+ * - `STDERR` agent→client: bytes the command wrote to standard error.
+ * - `RESIZE` client→agent: u16 BE columns, u16 BE rows (consoles).
+ * - `SIGNAL` client→agent: UTF-8 signal name, for example `SIGINT`.
+ * - `EXIT` agent→client: i32 BE exit code; the last frame of a session.
+ * - `STDIN_EOF` client→agent: empty; standard input is closed.
+ * - `ERROR` agent→client: UTF-8 message; the command could not run or failed.
+ * - `START` client→agent: UTF-8 JSON options (for example the console size).
+ */
+export const FrameType = {
+  STDIN: 1,
+  STDOUT: 2,
+  STDERR: 3,
+  RESIZE: 4,
+  SIGNAL: 5,
+  EXIT: 6,
+  STDIN_EOF: 7,
+  ERROR: 8,
+  START: 9,
+} as const;
+
+/** One of {@linkcode FrameType}. */
+export type FrameType = typeof FrameType[keyof typeof FrameType];
+
+/** Largest payload of one frame; a bigger length is a protocol error. */
+export const MAX_FRAME_PAYLOAD_BYTES = 1024 * 1024;
+
+/** Bytes before a frame's payload: type and length. */
+export const FRAME_HEADER_BYTES = 5;
+
+/** Size of {@linkcode FrameReader}'s one read buffer. */
+export const FRAME_READ_BUFFER_BYTES = 64 * 1024;
+
+/** One frame. `payload` is the frame's own copy. */
+export interface Frame {
+  type: number;
+  payload: Uint8Array;
+}
+
+/** A malformed frame or a stream that ended inside one. */
+export class FrameError extends HoopError {
+  constructor(message: string) {
+    super("invalid_argument", message);
+    this.name = "FrameError";
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Reads frames from a connection through one 64 KiB buffer, so that many small
+ * frames cost one `read()` between them. Payloads are copied out of the
+ * buffer; a payload longer than the buffered bytes is read straight into its
+ * own array.
+ */
+export class FrameReader {
+  #conn: ByteReader;
+  #buf = new Uint8Array(FRAME_READ_BUFFER_BYTES);
+  #start = 0;
+  #end = 0;
+
+  constructor(conn: ByteReader) {
+    this.#conn = conn;
+  }
+
+  /**
+   * The next frame, or `null` at a clean end of stream between frames.
+   * Throws {@linkcode FrameError} for an oversized length or a stream that
+   * ends inside a frame.
+   */
+  async next(): Promise<Frame | null> {
+    if (!(await this.#fill(FRAME_HEADER_BYTES))) {
+      if (this.#end === this.#start) return null;
+      throw new FrameError(
+        `Cannot read frame: the stream ended after ${
+          this.#end - this.#start
+        } of ${FRAME_HEADER_BYTES} header bytes`,
+      );
+    }
+    const b = this.#buf;
+    const s = this.#start;
+    const type = b[s];
+    const length = ((b[s + 1] << 24) >>> 0) + (b[s + 2] << 16) + (b[s + 3] << 8) + b[s + 4];
+    if (length > MAX_FRAME_PAYLOAD_BYTES) {
+      throw new FrameError(
+        `Cannot read frame: payload of ${length} bytes exceeds the limit of ${MAX_FRAME_PAYLOAD_BYTES} bytes`,
+      );
+    }
+    this.#start += FRAME_HEADER_BYTES;
+    if (length === 0) return { type, payload: EMPTY.slice() };
+
+    const payload = new Uint8Array(length);
+    const buffered = Math.min(length, this.#end - this.#start);
+    payload.set(b.subarray(this.#start, this.#start + buffered));
+    this.#start += buffered;
+    let off = buffered;
+    while (off < length) {
+      const got = await this.#conn.read(payload.subarray(off));
+      if (got === null) {
+        throw new FrameError(
+          `Cannot read frame: the stream ended after ${off} of ${length} payload bytes`,
+        );
+      }
+      off += got;
+    }
+    return { type, payload };
+  }
+
+  /** Buffer at least `n` bytes; false when the stream ends first. */
+  async #fill(n: number): Promise<boolean> {
+    if (this.#end - this.#start >= n) return true;
+    if (this.#start > 0) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    while (this.#end < n) {
+      const got = await this.#conn.read(this.#buf.subarray(this.#end));
+      if (got === null) return false;
+      this.#end += got;
+    }
+    return true;
+  }
+}
+
+/** Encode one frame. Throws `RangeError` for a bad type or an oversized payload. */
+export function encodeFrame(type: number, payload: Uint8Array = EMPTY): Uint8Array {
+  if (!Number.isInteger(type) || type < 0 || type > 255) {
+    throw new RangeError(`Cannot encode frame type ${type}: expected an integer from 0 to 255`);
+  }
+  if (payload.length > MAX_FRAME_PAYLOAD_BYTES) {
+    throw new RangeError(
+      `Cannot encode frame: payload of ${payload.length} bytes exceeds the limit of ${MAX_FRAME_PAYLOAD_BYTES} bytes`,
+    );
+  }
+  const out = new Uint8Array(FRAME_HEADER_BYTES + payload.length);
+  out[0] = type;
+  new DataView(out.buffer).setUint32(1, payload.length);
+  out.set(payload, FRAME_HEADER_BYTES);
+  return out;
+}
+
+/** Encode and write one frame completely. */
+export async function writeFrame(
+  w: ByteWriter,
+  type: number,
+  payload?: Uint8Array,
+): Promise<void> {
+  await writeAll(w, encodeFrame(type, payload));
+}
+
+/** Payload of a RESIZE frame. */
+export function resizePayload(cols: number, rows: number): Uint8Array {
+  for (const [what, v] of [["columns", cols], ["rows", rows]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffff) {
+      throw new RangeError(`Cannot encode resize: ${what} ${v} is not an integer from 0 to 65535`);
+    }
+  }
+  const out = new Uint8Array(4);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, cols);
+  view.setUint16(2, rows);
+  return out;
+}
+
+/** Read a RESIZE payload. Throws {@linkcode FrameError} unless it has 4 bytes. */
+export function parseResize(payload: Uint8Array): { cols: number; rows: number } {
+  if (payload.length !== 4) {
+    throw new FrameError(
+      `Cannot parse resize frame: payload has ${payload.length} bytes, expected 4`,
+    );
+  }
+  const view = new DataView(payload.buffer, payload.byteOffset, 4);
+  return { cols: view.getUint16(0), rows: view.getUint16(2) };
+}
+
+/** Payload of an EXIT frame. */
+export function exitPayload(code: number): Uint8Array {
+  if (!Number.isInteger(code) || code < -0x80000000 || code > 0x7fffffff) {
+    throw new RangeError(`Cannot encode exit code ${code}: expected a 32-bit integer`);
+  }
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setInt32(0, code);
+  return out;
+}
+
+/** Read an EXIT payload. Throws {@linkcode FrameError} unless it has 4 bytes. */
+export function parseExit(payload: Uint8Array): number {
+  if (payload.length !== 4) {
+    throw new FrameError(
+      `Cannot parse exit frame: payload has ${payload.length} bytes, expected 4`,
+    );
+  }
+  return new DataView(payload.buffer, payload.byteOffset, 4).getInt32(0);
+}

@@ -1,0 +1,45 @@
+/**
+ * `host:port` addresses as flags and environment variables spell them
+ * (`0.0.0.0:8010`, `[::1]:8010`, `:8010`).
+ *
+ * @module
+ */
+import { invalidArgument } from "./errors.ts";
+
+/** A parsed listen or dial address. */
+export interface HostPort {
+  hostname: string;
+  port: number;
+}
+
+/**
+ * Parse `host:port`. An empty host means `defaultHost`; port 0 is allowed
+ * (pick a free one) only when `allowZero` is set.
+ */
+export function parseHostPort(
+  text: string,
+  opts: { what: string; defaultHost?: string; allowZero?: boolean } = { what: "address" },
+): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  if (!m) {
+    throw invalidArgument(`Invalid ${opts.what} "${text}": use HOST:PORT, for example 127.0.0.1:8010`);
+  }
+  const port = Number(m[3]);
+  if (port > 65535 || (port === 0 && !opts.allowZero)) {
+    throw invalidArgument(`Invalid ${opts.what} "${text}": the port must be from 1 to 65535`);
+  }
+  const hostname = m[1] ?? (m[2] || opts.defaultHost || "0.0.0.0");
+  return { hostname, port };
+}
+
+/** Format an address, bracketing IPv6 hosts. */
+export function formatHostPort(addr: HostPort): string {
+  return addr.hostname.includes(":") ? `[${addr.hostname}]:${addr.port}` : `${addr.hostname}:${addr.port}`;
+}
+
+/** The address clients should dial for a listener: `127.0.0.1` stands in for `0.0.0.0`. */
+export function dialableAddr(addr: HostPort): HostPort {
+  if (addr.hostname === "0.0.0.0") return { hostname: "127.0.0.1", port: addr.port };
+  if (addr.hostname === "::" || addr.hostname === "[::]") return { hostname: "::1", port: addr.port };
+  return addr;
+}
