@@ -8,6 +8,7 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
+import { isIP } from "node:net";
 import { hostname } from "node:os";
 import type { Dsn } from "../proto/dsn.ts";
 import {
@@ -78,7 +79,11 @@ type AttemptResult =
 
 /** `linux/amd64` style platform string, as Go's GOOS/GOARCH read. */
 export function platformString(): string {
-  const arch = Deno.build.arch === "x86_64" ? "amd64" : Deno.build.arch === "aarch64" ? "arm64" : Deno.build.arch;
+  const arch = Deno.build.arch === "x86_64"
+    ? "amd64"
+    : Deno.build.arch === "aarch64"
+    ? "arm64"
+    : Deno.build.arch;
   return `${Deno.build.os}/${arch}`;
 }
 
@@ -130,7 +135,33 @@ function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
 
 function credentials(opts: AgentOptions): grpc.ChannelCredentials {
   if (!opts.dsn.tls) return grpc.credentials.createInsecure();
-  return grpc.credentials.createSsl(opts.tlsCa ? Buffer.from(opts.tlsCa) : null);
+  return withoutIpServerName(
+    grpc.credentials.createSsl(opts.tlsCa ? Buffer.from(opts.tlsCa) : null),
+  );
+}
+
+/** The part of grpc-js's (internal) secure credentials this module adjusts. */
+interface SecureConnectorFactory {
+  _createSecureConnector(...args: unknown[]): { connectionOptions?: { servername?: string } };
+}
+
+/**
+ * grpc-js always sets the TLS `servername` to the target host, and Deno's
+ * node:tls throws on an IP address there (Node only warns), so a
+ * `grpcs://127.0.0.1:PORT` DSN could never connect. Drop the SNI name for IP
+ * targets: node:tls still checks the certificate against the IP via `host`.
+ */
+function withoutIpServerName(creds: grpc.ChannelCredentials): grpc.ChannelCredentials {
+  const factory = creds as unknown as SecureConnectorFactory;
+  const original = factory._createSecureConnector?.bind(factory);
+  if (!original) return creds;
+  factory._createSecureConnector = (...args: unknown[]) => {
+    const connector = original(...args);
+    const options = connector.connectionOptions;
+    if (options?.servername && isIP(options.servername)) delete options.servername;
+    return connector;
+  };
+  return creds;
 }
 
 /** One control stream, from dial to end. */
@@ -141,7 +172,9 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
     md.set(AGENT_NAME_METADATA, opts.dsn.name);
     md.set(AGENT_KEY_METADATA, opts.dsn.key);
     md.set(AGENT_MODE_METADATA, opts.dsn.mode);
-    const call = (client as unknown as { connect(md: grpc.Metadata): AgentControlCall }).connect(md);
+    const call = (client as unknown as { connect(md: grpc.Metadata): AgentControlCall }).connect(
+      md,
+    );
     let onlineAt = 0;
     let lastHeard = Date.now();
     let done = false;
@@ -161,8 +194,16 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
         // Already over.
       }
       client.close();
-      if (onlineAt) log.info("disconnected from the gateway", { reason: "message" in result ? result.message : result.kind });
-      resolve(result.kind === "retry" ? { ...result, onlineMs: onlineAt ? Date.now() - onlineAt : 0 } : result);
+      if (onlineAt) {
+        log.info("disconnected from the gateway", {
+          reason: "message" in result ? result.message : result.kind,
+        });
+      }
+      resolve(
+        result.kind === "retry"
+          ? { ...result, onlineMs: onlineAt ? Date.now() - onlineAt : 0 }
+          : result,
+      );
     };
     const onAbort = () => finish({ kind: "stopped" });
     opts.signal?.addEventListener("abort", onAbort, { once: true });
@@ -225,29 +266,38 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
     call.on("error", (err: grpc.ServiceError) => {
       if (err.code === grpc.status.UNAUTHENTICATED) {
         finish({ kind: "unauthorized", message: err.details || "key revoked or unknown" });
-      } else if (err.code === grpc.status.INVALID_ARGUMENT || err.code === grpc.status.ALREADY_EXISTS) {
+      } else if (
+        err.code === grpc.status.INVALID_ARGUMENT || err.code === grpc.status.ALREADY_EXISTS
+      ) {
         // The gateway refused what we publish; retrying will not change it.
         finish({ kind: "unauthorized", message: err.details });
       } else {
         finish({ kind: "retry", message: err.details || err.message, onlineMs: 0 });
       }
     });
-    call.on("end", () => finish({ kind: "retry", message: "the gateway closed the stream", onlineMs: 0 }));
+    call.on(
+      "end",
+      () => finish({ kind: "retry", message: "the gateway closed the stream", onlineMs: 0 }),
+    );
 
-    const hello = makePacket(PacketType.HELLO, {
-      version: VERSION,
-      hostname: safeHostname(),
-      platform: platformString(),
-      protocol: String(PROTOCOL_VERSION),
-    }, opts.embedded
-      ? {
-        connection: {
-          name: opts.embedded.name,
-          type: opts.embedded.type,
-          config: opts.embedded.publicConfig,
-        },
-      }
-      : undefined);
+    const hello = makePacket(
+      PacketType.HELLO,
+      {
+        version: VERSION,
+        hostname: safeHostname(),
+        platform: platformString(),
+        protocol: String(PROTOCOL_VERSION),
+      },
+      opts.embedded
+        ? {
+          connection: {
+            name: opts.embedded.name,
+            type: opts.embedded.type,
+            config: opts.embedded.publicConfig,
+          },
+        }
+        : undefined,
+    );
     call.write(hello);
   });
 }

@@ -33,9 +33,12 @@ export async function dialData(target: DataTarget, ticket: string): Promise<Deno
       })
       : await Deno.connect({ hostname, port });
   } catch (err) {
-    throw unavailable(`Cannot reach the gateway's data port ${target.addr}: ${describeNetError(err)}`, {
-      cause: err,
-    });
+    throw unavailable(
+      `Cannot reach the gateway's data port ${target.addr}: ${describeNetError(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   try {
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);

@@ -319,11 +319,19 @@ async function openTransport(cfg: PostgresUri, signal: AbortSignal): Promise<Den
           "08001",
         );
       }
-      return await Deno.startTls(tcp, {
+      const secure = await Deno.startTls(tcp, {
         hostname: cfg.host,
         caCerts,
         unsafelyDisableHostnameVerification: cfg.sslmode !== "verify-full",
       });
+      // The handshake is lazy; run it now so certificate errors are reported as TLS errors.
+      try {
+        await secure.handshake();
+      } catch (err) {
+        secure.close();
+        throw err;
+      }
+      return secure;
     } catch (err) {
       try {
         tcp.close();
@@ -331,9 +339,13 @@ async function openTransport(cfg: PostgresUri, signal: AbortSignal): Promise<Den
         // startTls consumed it already.
       }
       if (err instanceof PostgresConnectError) throw err;
+      const why = /CaUsedAsEndEntity/.test(String(err))
+        ? "the server's certificate is a CA certificate (CA:TRUE), which cannot be verified as a " +
+          "server certificate; give the server a leaf certificate or use sslmode=require"
+        : reason(err);
       throw new PostgresConnectError(
         "unavailable",
-        `could not set up TLS with ${hostPort(cfg)}: ${reason(err)}`,
+        `could not set up TLS with ${hostPort(cfg)}: ${why}`,
         "08001",
         { cause: err },
       );

@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { FrameReader, FrameType, exitPayload, parseResize, writeFrame } from "../proto/frames.ts";
+import { exitPayload, FrameReader, FrameType, parseResize, writeFrame } from "../proto/frames.ts";
 import type { Logger } from "../proto/log.ts";
 import { describeNetError } from "../proto/net_error.ts";
 import { splice } from "../proto/splice.ts";
 import { runCommand, splitCommandLine } from "./command_runner.ts";
-import { dialData, type DataTarget } from "./data_dial.ts";
+import { type DataTarget, dialData } from "./data_dial.ts";
 import { servePostgres } from "./postgres_proxy.ts";
 import { PTY_SUPPORTED, spawnPty } from "./pty.ts";
 
@@ -70,7 +70,9 @@ async function serveTcp(ctx: SessionContext, req: SessionRequest, log: Logger): 
   } catch (err) {
     ctx.fail(
       req.sid,
-      `connection ${req.connection}: agent could not reach ${host}:${port}: ${describeNetError(err)}`,
+      `connection ${req.connection}: agent could not reach ${host}:${port}: ${
+        describeNetError(err)
+      }`,
     );
     return;
   }
@@ -122,7 +124,10 @@ function commandArgv(req: SessionRequest): string[] {
 async function serveCommand(ctx: SessionContext, req: SessionRequest, log: Logger): Promise<void> {
   const argv = commandArgv(req);
   if (req.verb === "console" && !PTY_SUPPORTED) {
-    ctx.fail(req.sid, `connection ${req.connection}: this agent's platform has no pseudo-terminal support`);
+    ctx.fail(
+      req.sid,
+      `connection ${req.connection}: this agent's platform has no pseudo-terminal support`,
+    );
     return;
   }
   const data = await dialData(ctx.data, req.ticket);
@@ -150,7 +155,11 @@ async function runConsole(
   try {
     pty = spawnPty(argv, { cols: req.cols, rows: req.rows, env: consoleEnv() });
   } catch (err) {
-    await writeFrame(data, FrameType.ERROR, new TextEncoder().encode(`cannot start "${argv[0]}": ${describeNetError(err)}`));
+    await writeFrame(
+      data,
+      FrameType.ERROR,
+      new TextEncoder().encode(`cannot start "${argv[0]}": ${describeNetError(err)}`),
+    );
     await writeFrame(data, FrameType.EXIT, exitPayload(127));
     return;
   }

@@ -253,7 +253,7 @@ export function renderAligned(results: QueryResult[]): string {
         const total = widths[i] - width(c);
         const left = Math.floor(total / 2);
         return " " + " ".repeat(left) + c + " ".repeat(total - left) + " ";
-      }).join("|").trimEnd(),
+      }).join("|"),
     );
     out.push(widths.map((w) => "-".repeat(w + 2)).join("+"));
     for (const row of cells) {
@@ -264,10 +264,12 @@ export function renderAligned(results: QueryResult[]): string {
           const lines = row[i] ?? [""];
           const text = lines[l] ?? "";
           const more = l < lines.length - 1;
-          const cell = pad(text, widths[i], right[i] && lines.length === 1);
-          line += (i === 0 ? " " : "| ") + cell + (more ? "+" : " ");
+          const alignRight = right[i] && lines.length === 1;
+          // As psql: the last column is not padded on the right unless a "+" follows.
+          const cell = i === last && !more && !alignRight ? text : pad(text, widths[i], alignRight);
+          line += (i === 0 ? " " : "| ") + cell + (more ? "+" : i === last ? "" : " ");
         }
-        out.push(line.trimEnd());
+        out.push(line);
       }
     }
     out.push(plural(r.rows.length));
@@ -278,13 +280,14 @@ export function renderAligned(results: QueryResult[]): string {
 
 function csvField(v: string | null): string {
   if (v === null) return "";
-  return v === "" || /[",\r\n]/.test(v) || /^\s|\s$/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
+  return /[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
 }
 
 /**
- * Render results as CSV (RFC 4180): a header line, then rows; NULL is an
- * empty field, the empty string `""`. Statements are separated by a blank
- * line; statements without columns are left out.
+ * Render results as CSV the way `psql --csv` does: a header line, then rows,
+ * LF line ends, quotes only around fields holding a comma, quote or line
+ * break; NULL and the empty string are both an empty field. Statements are
+ * separated by a blank line; statements without columns are left out.
  */
 export function renderCsv(results: QueryResult[]): string {
   const blocks: string[] = [];
@@ -292,9 +295,9 @@ export function renderCsv(results: QueryResult[]): string {
     if (r.columns.length === 0) continue;
     const lines = [r.columns.map(csvField).join(",")];
     for (const row of r.rows) lines.push(row.map(csvField).join(","));
-    blocks.push(lines.join("\r\n") + "\r\n");
+    blocks.push(lines.join("\n") + "\n");
   }
-  return blocks.join("\r\n");
+  return blocks.join("\n");
 }
 
 /**

@@ -93,7 +93,9 @@ export function apiHandler(ctx: ApiContext): (req: globalThis.Request) => Promis
         });
       }
       if (routes.some((r) => r.pattern.test(url.pathname))) {
-        return errorResponse(new HoopError("invalid_argument", `Method ${req.method} is not allowed here`));
+        return errorResponse(
+          new HoopError("invalid_argument", `Method ${req.method} is not allowed here`),
+        );
       }
       return errorResponse(notFound(`No API route "${url.pathname}"`));
     } catch (err) {
@@ -127,7 +129,9 @@ function errorResponse(err: HoopError): Response {
 
 async function readBody(r: Request): Promise<Record<string, unknown>> {
   const len = Number(r.req.headers.get("content-length") ?? "0");
-  if (len > MAX_BODY_BYTES) throw resourceExhausted(`Request body of ${len} bytes is over the 1 MiB limit`);
+  if (len > MAX_BODY_BYTES) {
+    throw resourceExhausted(`Request body of ${len} bytes is over the 1 MiB limit`);
+  }
   const buf = new Uint8Array(await r.req.arrayBuffer());
   if (buf.length > MAX_BODY_BYTES) {
     throw resourceExhausted(`Request body of ${buf.length} bytes is over the 1 MiB limit`);
@@ -194,7 +198,9 @@ async function authUser(ctx: ApiContext, r: Request): Promise<User> {
 async function authAdmin(ctx: ApiContext, r: Request): Promise<User> {
   const user = await authUser(ctx, r);
   if (user.role !== "admin") {
-    throw permissionDenied(`Permission denied: ${r.req.method} ${r.url.pathname} needs the admin role`);
+    throw permissionDenied(
+      `Permission denied: ${r.req.method} ${r.url.pathname} needs the admin role`,
+    );
   }
   return user;
 }
@@ -301,7 +307,7 @@ route("POST", "/api/signup", async (ctx, r) => {
   checkPassword(password);
   if (await ctx.store.countUsers() > 0) {
     throw permissionDenied("Signup is closed: this gateway has an admin already", {
-      hint: "ask an admin to run \"hoop admin create user EMAIL\"",
+      hint: 'ask an admin to run "hoop admin create user EMAIL"',
     });
   }
   const user = await ctx.store.createUser({
@@ -457,7 +463,9 @@ async function visibleConnection(ctx: ApiContext, user: User, name: string): Pro
     throw notFound(`Unknown connection "${name}"`, { hint: 'run "hoop admin get connections"' });
   }
   if (!canUse(user, conn)) {
-    throw permissionDenied(`Access denied to connection "${name}": ${user.email} is in none of its groups`);
+    throw permissionDenied(
+      `Access denied to connection "${name}": ${user.email} is in none of its groups`,
+    );
   }
   return conn;
 }
@@ -484,7 +492,9 @@ function connectionConfig(type: ConnectionType, raw: unknown): Record<string, st
       }
       if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") {
         throw invalidArgument(
-          `Invalid PostgreSQL URI "${redact(uri)}": the scheme must be postgres:// or postgresql://`,
+          `Invalid PostgreSQL URI "${
+            redact(uri)
+          }": the scheme must be postgres:// or postgresql://`,
         );
       }
       if (!u.hostname) throw invalidArgument(`Invalid PostgreSQL URI "${redact(uri)}": no host`);
@@ -500,7 +510,7 @@ function connectionConfig(type: ConnectionType, raw: unknown): Record<string, st
     }
     case "command": {
       const command = get("command").trim();
-      if (!command) throw invalidArgument("Missing config \"command\" for a command connection");
+      if (!command) throw invalidArgument('Missing config "command" for a command connection');
       return { command };
     }
   }
@@ -523,7 +533,9 @@ route("POST", "/api/connections", async (ctx, r) => {
     });
   }
   if (await ctx.store.getConnectionByName(name)) {
-    throw alreadyExists(`Cannot create connection "${name}": a connection with that name already exists`);
+    throw alreadyExists(
+      `Cannot create connection "${name}": a connection with that name already exists`,
+    );
   }
   const conn = await ctx.store.createConnection({
     id: crypto.randomUUID(),
@@ -626,7 +638,9 @@ route("POST", "/api/sessions", async (ctx, r) => {
   const body = await readBody(r);
   const conn = await visibleConnection(ctx, user, str(body, "connection")!);
   const verb = (str(body, "verb", false) ?? "connect") as SessionVerb;
-  if (!VERBS.includes(verb)) throw invalidArgument(`Invalid verb "${verb}": use ${VERBS.join(", ")}`);
+  if (!VERBS.includes(verb)) {
+    throw invalidArgument(`Invalid verb "${verb}": use ${VERBS.join(", ")}`);
+  }
   const allowed = conn.type === "command" ? verb !== "connect" : verb !== "console";
   if (!allowed) {
     throw invalidArgument(`Cannot ${verb} connection "${conn.name}": it is of type ${conn.type}`);

@@ -28,12 +28,7 @@ import {
 } from "../proto/packet.ts";
 import type { AgentLink, CloseReason, PresenceRegistry } from "./presence.ts";
 import type { SessionBroker } from "./session_broker.ts";
-import {
-  type Agent,
-  type ConnectionType,
-  StoreConflictError,
-  type Store,
-} from "./store/store.ts";
+import { type Agent, type ConnectionType, type Store, StoreConflictError } from "./store/store.ts";
 
 /** What an embedded agent publishes in HELLO. Secrets stay on the agent. */
 export interface PublishedConnection {
@@ -64,7 +59,10 @@ type Identity =
   | { kind: "agent"; agent: Agent }
   | { kind: "orgkey" };
 
-async function authenticate(ctx: ControlContext, call: GatewayControlCall): Promise<Identity | undefined> {
+async function authenticate(
+  ctx: ControlContext,
+  call: GatewayControlCall,
+): Promise<Identity | undefined> {
   const name = call.metadata.get(AGENT_NAME_METADATA)[0]?.toString() ?? "";
   const key = call.metadata.get(AGENT_KEY_METADATA)[0]?.toString() ?? "";
   if (!key.startsWith("xagt-")) return undefined;
@@ -203,7 +201,10 @@ export async function handleControlStream(
     lastHeard = Date.now();
     switch (p.type) {
       case PacketType.HEARTBEAT:
-        ctx.store.updateAgentPresence(agent.id, { status: "ONLINE", seenAt: new Date().toISOString() })
+        ctx.store.updateAgentPresence(agent.id, {
+          status: "ONLINE",
+          seenAt: new Date().toISOString(),
+        })
           .catch(() => {});
         break;
       case PacketType.SESSION_FAILED: {
@@ -287,7 +288,7 @@ async function resolveAgent(
     if (!published) {
       throw new HoopError(
         "invalid_argument",
-        "The organization key only serves embedded agents: use \"hoop run\"",
+        'The organization key only serves embedded agents: use "hoop run"',
       );
     }
     validateName("connection", published.name);

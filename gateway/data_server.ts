@@ -40,7 +40,9 @@ export function startDataServer(
         conn = await listener.accept();
       } catch (err) {
         if (closed) return;
-        if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return;
+        if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) {
+          return;
+        }
         opts.log.warn("data port accept failed", { err });
         continue;
       }

@@ -7,7 +7,11 @@
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import { invalidArgument, unavailable } from "../proto/errors.ts";
-import { CHANNEL_OPTIONS, GATEWAY_SERVICE, type GatewayControlCall } from "../proto/grpc_service.ts";
+import {
+  CHANNEL_OPTIONS,
+  GATEWAY_SERVICE,
+  type GatewayControlCall,
+} from "../proto/grpc_service.ts";
 import { dialableAddr, formatHostPort, type HostPort, parseHostPort } from "../proto/host_port.ts";
 import { log as rootLog, type Logger, redact } from "../proto/log.ts";
 import { apiHandler } from "./api_server.ts";
@@ -90,7 +94,10 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   try {
     const now = new Date().toISOString();
     await store.markAllAgentsOffline();
-    const dangling = await store.closeDanglingSessions(now, "the gateway stopped during the session");
+    const dangling = await store.closeDanglingSessions(
+      now,
+      "the gateway stopped during the session",
+    );
     if (dangling) log.warn("closed sessions left open by a previous run", { count: dangling });
 
     const presence = new MemoryPresence();
@@ -130,7 +137,9 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     const grpcPort = await new Promise<number>((resolve, reject) => {
       server.bindAsync(formatHostPort(grpcListen), creds, (err, port) => {
         if (err) {
-          reject(unavailable(`Cannot listen for gRPC on ${formatHostPort(grpcListen)}: ${err.message}`));
+          reject(
+            unavailable(`Cannot listen for gRPC on ${formatHostPort(grpcListen)}: ${err.message}`),
+          );
         } else resolve(port);
       });
     });
@@ -142,7 +151,9 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     try {
       grpcUrlParsed = new URL(grpcUrl);
     } catch {
-      throw invalidArgument(`Invalid HOOP_GRPC_URL "${grpcUrl}": use grpc://HOST:PORT or grpcs://HOST:PORT`);
+      throw invalidArgument(
+        `Invalid HOOP_GRPC_URL "${grpcUrl}": use grpc://HOST:PORT or grpcs://HOST:PORT`,
+      );
     }
 
     // HTTP API.
@@ -180,7 +191,10 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     const apiAddr = { hostname: http.addr.hostname, port: http.addr.port };
     const apiUrl = `${tls ? "https" : "http"}://${formatHostPort(dialableAddr(apiAddr))}`;
 
-    log.info("gateway store ready", { store: store.kind, url: redact(opts.databaseUrl ?? dataDir) });
+    log.info("gateway store ready", {
+      store: store.kind,
+      url: redact(opts.databaseUrl ?? dataDir),
+    });
     log.info(`listening for gRPC on ${formatHostPort(grpcAddr)}`, { public: grpcUrl });
     log.info(`listening for the API on ${formatHostPort(apiAddr)}`);
     log.info(`listening for data on ${formatHostPort(data.addr)}`, { public: dataAddr });

@@ -106,7 +106,9 @@ export class SessionRecorder {
   }
 
   /** Flush everything and close the session row; idempotent. */
-  async finish(end: Omit<SessionEnd, "bytesIn" | "bytesOut" | "truncated" | "endedAt">): Promise<void> {
+  async finish(
+    end: Omit<SessionEnd, "bytesIn" | "bytesOut" | "truncated" | "endedAt">,
+  ): Promise<void> {
     if (this.#finished) return;
     await this.flush();
     this.#finished = true;

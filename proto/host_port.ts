@@ -22,7 +22,9 @@ export function parseHostPort(
 ): HostPort {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
   if (!m) {
-    throw invalidArgument(`Invalid ${opts.what} "${text}": use HOST:PORT, for example 127.0.0.1:8010`);
+    throw invalidArgument(
+      `Invalid ${opts.what} "${text}": use HOST:PORT, for example 127.0.0.1:8010`,
+    );
   }
   const port = Number(m[3]);
   if (port > 65535 || (port === 0 && !opts.allowZero)) {
@@ -34,12 +36,16 @@ export function parseHostPort(
 
 /** Format an address, bracketing IPv6 hosts. */
 export function formatHostPort(addr: HostPort): string {
-  return addr.hostname.includes(":") ? `[${addr.hostname}]:${addr.port}` : `${addr.hostname}:${addr.port}`;
+  return addr.hostname.includes(":")
+    ? `[${addr.hostname}]:${addr.port}`
+    : `${addr.hostname}:${addr.port}`;
 }
 
 /** The address clients should dial for a listener: `127.0.0.1` stands in for `0.0.0.0`. */
 export function dialableAddr(addr: HostPort): HostPort {
   if (addr.hostname === "0.0.0.0") return { hostname: "127.0.0.1", port: addr.port };
-  if (addr.hostname === "::" || addr.hostname === "[::]") return { hostname: "::1", port: addr.port };
+  if (addr.hostname === "::" || addr.hostname === "[::]") {
+    return { hostname: "::1", port: addr.port };
+  }
   return addr;
 }

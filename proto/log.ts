@@ -57,7 +57,10 @@ export class Logger {
   #level: LogLevel;
   #json: boolean;
 
-  constructor(fields: LogFields = {}, opts: { sink?: LogSink; level?: LogLevel; json?: boolean } = {}) {
+  constructor(
+    fields: LogFields = {},
+    opts: { sink?: LogSink; level?: LogLevel; json?: boolean } = {},
+  ) {
     this.#fields = fields;
     this.#sink = opts.sink ?? stderrSink;
     this.#level = opts.level ?? levelFromEnv();

@@ -49,7 +49,9 @@ export class LogBuffer {
 
   append(chunk: string): void {
     this.#text += chunk;
-    if (this.#text.length > LogBuffer.MAX_CHARS) this.#text = this.#text.slice(-LogBuffer.MAX_CHARS / 2);
+    if (this.#text.length > LogBuffer.MAX_CHARS) {
+      this.#text = this.#text.slice(-LogBuffer.MAX_CHARS / 2);
+    }
     if (Deno.env.get("HOOP_TEST_LOGS")) {
       Deno.stderr.writeSync(encoder.encode(chunk.replace(/^/gm, `[${this.name}] `)));
     }
@@ -155,7 +157,14 @@ export function spawnHoop(
     liveLogs.delete(log);
     return s;
   };
-  return { pid: child.pid, log, status, kill, stop, [Symbol.asyncDispose]: async () => void await stop() };
+  return {
+    pid: child.pid,
+    log,
+    status,
+    kill,
+    stop,
+    [Symbol.asyncDispose]: async () => void await stop(),
+  };
 }
 
 /** A gateway process on free loopback ports. */
@@ -257,10 +266,15 @@ export async function hoop(
 }
 
 /** Like {@linkcode hoop} but fails the test unless the exit code is 0. */
-export async function hoopOk(args: string[], opts: Parameters<typeof hoop>[1] = {}): Promise<HoopResult> {
+export async function hoopOk(
+  args: string[],
+  opts: Parameters<typeof hoop>[1] = {},
+): Promise<HoopResult> {
   const r = await hoop(args, opts);
   if (r.code !== 0) {
-    throw new Error(`hoop ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+    throw new Error(
+      `hoop ${args.join(" ")} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+    );
   }
   return r;
 }
@@ -273,7 +287,10 @@ export interface Identity {
 }
 
 /** Sign up the first admin on a fresh gateway and log in (own HOOP_HOME). */
-export async function signupAdmin(gw: GatewayProcess, email = "admin@example.com"): Promise<Identity> {
+export async function signupAdmin(
+  gw: GatewayProcess,
+  email = "admin@example.com",
+): Promise<Identity> {
   const home = await Deno.makeTempDir({ prefix: "hoop-home-" });
   const password = "correct-horse-battery";
   const env = { ...gw.env, HOOP_HOME: home };

@@ -15,7 +15,10 @@ import { adminDeleteConnectionCommand } from "./admin_delete_connection.ts";
 import { adminDeleteOrgkeysCommand } from "./admin_delete_orgkeys.ts";
 import { adminDeleteUserCommand } from "./admin_delete_user.ts";
 import { adminGetCommand } from "./admin_get.ts";
+import { connectCommand } from "./connect.ts";
+import { execCommand } from "./exec.ts";
 import { loginCommand } from "./login.ts";
+import { runCommand } from "./run.ts";
 import { logoutCommand } from "./logout.ts";
 import { signupCommand } from "./signup.ts";
 import { startAgentCommand } from "./start_agent.ts";
@@ -26,6 +29,9 @@ import { versionCommand } from "./version.ts";
 export const COMMANDS: Command[] = [
   startGatewayCommand,
   startAgentCommand,
+  runCommand,
+  connectCommand,
+  execCommand,
   signupCommand,
   loginCommand,
   logoutCommand,

@@ -1,0 +1,252 @@
+import { HoopError, invalidArgument } from "../../proto/errors.ts";
+import {
+  FrameReader,
+  FrameType,
+  parseExit,
+  resizePayload,
+  writeFrame,
+} from "../../proto/frames.ts";
+import { formatHostPort, parseHostPort } from "../../proto/host_port.ts";
+import { describeNetError } from "../../proto/net_error.ts";
+import { encodeErrorResponse, readStartup, writeAll } from "../../proto/pgwire.ts";
+import { splice } from "../../proto/splice.ts";
+import { type ApiClient, type Connection, loadTlsCa } from "../api_client.ts";
+import { type Command, stringFlag, UsageError } from "../command.ts";
+import type { Context } from "../context.ts";
+import { openSession } from "../data_client.ts";
+import { enterRawMode, onResize, terminalSize } from "../terminal.ts";
+import { API_URL_HELP, API_URL_OPTION, clientFor, segment } from "./_api.ts";
+import { waitForShutdownSignal } from "./_signals.ts";
+
+/** Default local ports by connection type. */
+const DEFAULT_PORTS: Record<string, number> = { postgres: 5433, tcp: 8999 };
+
+/** Look up a connection the caller may use; unknown or forbidden ones fail here. */
+export async function fetchConnection(api: ApiClient, name: string): Promise<Connection> {
+  const { connection } = await api.get<{ connection: Connection }>(
+    `/api/connections/${segment(name)}`,
+  );
+  if (connection.status !== "ONLINE") {
+    throw new HoopError(
+      "unavailable",
+      `Cannot use connection "${name}": agent "${connection.agent}" is offline`,
+      { hint: 'check the agent; "hoop admin get agents" shows its status' },
+    );
+  }
+  return connection;
+}
+
+/** `hoop connect NAME`: a local port for postgres/tcp, or an interactive console for commands. */
+export const connectCommand: Command = {
+  path: ["connect"],
+  summary: "Open a local port to a connection, or a console for a command connection",
+  usage: "hoop connect NAME [-p PORT] [--listen HOST]",
+  help: `For postgres and tcp connections, listens on a local port and relays every TCP
+connection made to it through the gateway and the agent, until Ctrl-C. PostgreSQL clients log
+in with any user and password: the agent logs in to the server with the real credentials.
+
+For command connections, opens an interactive console: the terminal goes to raw mode, window
+resizes and Ctrl-C reach the remote program, and hoop exits with the program's exit code.
+
+Options:
+  -p, --port PORT   local port (default 5433 for postgres, 8999 for tcp; 0 picks a free one)
+  --listen HOST     local address to listen on (default 127.0.0.1)
+${API_URL_HELP}
+
+Examples:
+  hoop connect pgdemo                   # then: psql -h 127.0.0.1 -p 5433 -U any
+  hoop connect internal-http -p 8080
+  hoop connect railsc                   # an interactive console`,
+  options: { port: { type: "string", short: "p" }, listen: { type: "string" }, ...API_URL_OPTION },
+  allowPositionals: 1,
+  async run(ctx, args) {
+    const name = args.positionals[0];
+    if (!name) throw new UsageError("missing argument NAME");
+    const api = await clientFor(ctx, args.values);
+    const conn = await fetchConnection(api, name);
+    const caCert = await loadTlsCa(ctx);
+    if (conn.type === "command") return await runConsole(ctx, api, name, caCert);
+    const portText = stringFlag(args.values, "port");
+    const port = portText === undefined ? DEFAULT_PORTS[conn.type] ?? 0 : Number(portText);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new UsageError(`invalid port "${portText}": use a number from 0 to 65535`);
+    }
+    const host = stringFlag(args.values, "listen") ?? "127.0.0.1";
+    return await serveLocalPort(ctx, api, conn, { hostname: host, port }, caCert);
+  },
+};
+
+async function serveLocalPort(
+  ctx: Context,
+  api: ApiClient,
+  conn: Connection,
+  addr: { hostname: string; port: number },
+  caCert: string | undefined,
+): Promise<number> {
+  let listener: Deno.TcpListener;
+  try {
+    parseHostPort(formatHostPort(addr), { what: "listen address", allowZero: true });
+    listener = Deno.listen({ hostname: addr.hostname, port: addr.port });
+  } catch (err) {
+    if (err instanceof HoopError) throw err;
+    const hint = err instanceof Deno.errors.AddrInUse
+      ? "choose another port with -p PORT"
+      : undefined;
+    throw new HoopError(
+      "unavailable",
+      `Cannot listen on ${formatHostPort(addr)}: ${describeNetError(err)}`,
+      { cause: err, hint },
+    );
+  }
+  const bound = listener.addr;
+  await ctx.stderr.writeln(
+    `listening on ${formatHostPort(bound)} for connection "${conn.name}" (${conn.type})`,
+  );
+  if (conn.type === "postgres") {
+    await ctx.stderr.writeln(
+      `  psql -h ${bound.hostname} -p ${bound.port} -U ${conn.name}   (any user and password)`,
+    );
+  }
+  const live = new Set<Deno.Conn>();
+  const stop = new AbortController();
+  void waitForShutdownSignal(stop.signal).then(() => {
+    stop.abort();
+    listener.close();
+  });
+  for (;;) {
+    let local: Deno.TcpConn;
+    try {
+      local = await listener.accept();
+    } catch (err) {
+      if (stop.signal.aborted || err instanceof Deno.errors.BadResource) break;
+      await ctx.stderr.writeln(`hoop: accept failed: ${describeNetError(err)}`);
+      continue;
+    }
+    local.setNoDelay(true);
+    live.add(local);
+    void relayOne(ctx, api, conn, local, caCert).finally(() => live.delete(local));
+  }
+  for (const c of live) {
+    try {
+      c.close();
+    } catch {
+      // Already closed.
+    }
+  }
+  return 0;
+}
+
+async function relayOne(
+  ctx: Context,
+  api: ApiClient,
+  conn: Connection,
+  local: Deno.TcpConn,
+  caCert: string | undefined,
+): Promise<void> {
+  let remote: Deno.Conn;
+  try {
+    remote = (await openSession(api, { connection: conn.name, verb: "connect" }, { caCert })).conn;
+  } catch (err) {
+    const message = err instanceof HoopError ? err.message : String(err);
+    await ctx.stderr.writeln(`hoop: ${message}`);
+    if (conn.type === "postgres") await tellPostgresClient(local, message);
+    try {
+      local.close();
+    } catch {
+      // Already closed.
+    }
+    return;
+  }
+  await splice(local, remote);
+}
+
+/** Answer a PostgreSQL client's startup with an error it prints, so psql shows the reason. */
+async function tellPostgresClient(local: Deno.Conn, message: string): Promise<void> {
+  try {
+    let first = await readStartup(local);
+    if (first?.kind === "ssl" || first?.kind === "gssenc") {
+      await writeAll(local, new Uint8Array([0x4e])); // 'N': no encryption on the local hop
+      first = await readStartup(local);
+    }
+    if (first?.kind === "startup") {
+      await writeAll(local, encodeErrorResponse("FATAL", "08006", message));
+    }
+  } catch {
+    // The client went away; stderr has the message.
+  }
+}
+
+/** An interactive console on a command connection. */
+async function runConsole(
+  ctx: Context,
+  api: ApiClient,
+  name: string,
+  caCert: string | undefined,
+): Promise<number> {
+  const size = terminalSize();
+  const { conn } = await openSession(api, {
+    connection: name,
+    verb: "console",
+    cols: size.cols,
+    rows: size.rows,
+  }, { caCert });
+  const restore = enterRawMode();
+  const stopResize = onResize(({ cols, rows }) => {
+    void writeFrame(conn, FrameType.RESIZE, resizePayload(cols, rows)).catch(() => {});
+  });
+  let exitCode: number | undefined;
+  let errorText: string | undefined;
+  // Keystrokes (Ctrl-C included, as byte 0x03 in raw mode) go to the remote terminal.
+  const input = (async () => {
+    try {
+      for await (const chunk of ctx.stdin.readable) await writeFrame(conn, FrameType.STDIN, chunk);
+      await writeFrame(conn, FrameType.STDIN_EOF);
+    } catch {
+      // The session ended while we were writing.
+    }
+  })();
+  try {
+    const reader = new FrameReader(conn);
+    for (;;) {
+      const f = await reader.next();
+      if (!f) break;
+      if (f.type === FrameType.STDOUT || f.type === FrameType.STDERR) {
+        await ctx.stdout.write(f.payload);
+      } else if (f.type === FrameType.ERROR) errorText = new TextDecoder().decode(f.payload);
+      else if (f.type === FrameType.EXIT) {
+        exitCode = parseExit(f.payload);
+        break;
+      }
+    }
+  } catch (err) {
+    errorText ??= `the session broke: ${describeNetError(err)}`;
+  } finally {
+    stopResize();
+    restore();
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+  void input;
+  if (errorText) await ctx.stderr.writeln(`hoop: ${errorText}`);
+  if (exitCode === undefined) {
+    throw new HoopError(
+      "unavailable",
+      `Console on "${name}" ended without an exit code: the session was cut`,
+    );
+  }
+  return exitCode;
+}
+
+/** Validate a `host:port` flag for tcp connections. */
+export function tcpTarget(text: string): { host: string; port: string } {
+  try {
+    const { hostname, port } = parseHostPort(text, { what: "TCP target" });
+    return { host: hostname, port: String(port) };
+  } catch (err) {
+    if (err instanceof HoopError) throw invalidArgument(err.message);
+    throw err;
+  }
+}

@@ -1,0 +1,181 @@
+import { type EmbeddedConnection, runAgent } from "../../agent/agent.ts";
+import { splitCommandLine } from "../../agent/command_runner.ts";
+import { parsePostgresUri, redactPostgresUri } from "../../agent/postgres_proxy.ts";
+import { validateName } from "../../proto/dsn.ts";
+import { HoopError } from "../../proto/errors.ts";
+import { hostname } from "node:os";
+import { loadTlsCa } from "../api_client.ts";
+import { type Command, type FlagValues, stringFlag, UsageError } from "../command.ts";
+import type { Context } from "../context.ts";
+import { tcpTarget } from "./connect.ts";
+import { agentKey } from "./start_agent.ts";
+
+/** Exit code of `hoop run` when hoop itself fails before the application could run. */
+const RUN_FAILURE_EXIT = 255;
+
+/** Build the one connection `hoop run` publishes from its flags. */
+export function embeddedConnection(ctx: Context, values: FlagValues): EmbeddedConnection {
+  const pg = stringFlag(values, "postgres");
+  const tcp = stringFlag(values, "tcp");
+  const cmd = stringFlag(values, "command");
+  const given = [pg, tcp, cmd].filter((v) => v !== undefined).length;
+  if (given > 1) throw new UsageError("use only one of --postgres, --tcp, --command");
+  let name = stringFlag(values, "name");
+  if (name === undefined) {
+    // The host name, made into a valid connection name.
+    name =
+      hostname().toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 63) ||
+      "hoop";
+  }
+  validateName("connection", name);
+  if (pg !== undefined) {
+    parsePostgresUri(pg);
+    return {
+      name,
+      type: "postgres",
+      config: { uri: pg },
+      publicConfig: { uri: redactPostgresUri(pg) },
+    };
+  }
+  if (tcp !== undefined) {
+    const t = tcpTarget(tcp);
+    return { name, type: "tcp", config: t, publicConfig: t };
+  }
+  const command = cmd ?? ctx.env("SHELL") ?? "/bin/sh";
+  splitCommandLine(command);
+  return { name, type: "command", config: { command }, publicConfig: { command } };
+}
+
+/** `hoop run`: an embedded agent publishing one connection, optionally beside an application. */
+export const runCommand: Command = {
+  path: ["run"],
+  summary: "Run an embedded agent that publishes one connection (optionally beside an app)",
+  usage:
+    "hoop run [--name NAME] (--postgres URI | --tcp HOST:PORT | --command CMD) [-- APP ARGS...]",
+  help: `Publishes exactly one connection named --name (default: this host's name) and serves
+it, with HOOP_KEY set to the organization key ("hoop admin get orgkeys") or to an agent key
+with mode=embedded. Secrets in --postgres stay here: the gateway only sees a redacted URI.
+
+With "-- APP ARGS", APP runs in the foreground with this terminal's stdin/stdout/stderr,
+SIGINT and SIGTERM are forwarded to it, and hoop run exits with its exit code (stopping the
+agent). Without it, hoop run serves until SIGINT/SIGTERM or until its key is revoked.
+Exit codes: the application's; 1 when the key is refused; 2 for usage errors; 255 when the
+application cannot be started.
+
+Options:
+  --name NAME          connection name (letters, digits, hyphens)
+  --postgres URI       a PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DB
+  --tcp HOST:PORT      a TCP service
+  --command CMD        a command or console (default: $SHELL)
+
+Examples:
+  hoop run --name pgdemo --postgres 'postgres://app:secret@127.0.0.1:5432/app'
+  hoop run --name railsc --command 'rails console'
+  hoop run --command 'rails console' -- bundle exec rails s -p 3000 -b 0.0.0.0`,
+  options: {
+    name: { type: "string" },
+    postgres: { type: "string" },
+    tcp: { type: "string" },
+    command: { type: "string" },
+  },
+  passThrough: true,
+  async run(ctx, args) {
+    const dsn = agentKey(ctx);
+    const embedded = embeddedConnection(ctx, args.values);
+    const tlsCa = await loadTlsCa(ctx);
+    const stop = new AbortController();
+    const agent = runAgent({
+      dsn: { ...dsn, mode: "embedded" },
+      tlsCa,
+      embedded,
+      signal: stop.signal,
+    });
+    const app = args.rest ?? [];
+    if (app.length === 0) return await serveUntilSignal(agent, stop);
+    return await runApplication(ctx, app, agent, stop);
+  },
+};
+
+async function serveUntilSignal(
+  agent: ReturnType<typeof runAgent>,
+  stop: AbortController,
+): Promise<number> {
+  const onSignal = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    const exit = await agent;
+    if (exit.reason === "unauthorized") {
+      throw new HoopError(
+        "unauthenticated",
+        exit.message.startsWith("unauthorized") ? exit.message : `unauthorized: ${exit.message}`,
+      );
+    }
+    return 0;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+async function runApplication(
+  ctx: Context,
+  argv: string[],
+  agent: ReturnType<typeof runAgent>,
+  stop: AbortController,
+): Promise<number> {
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: "inherit",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  } catch (err) {
+    stop.abort();
+    await agent;
+    const why = err instanceof Deno.errors.NotFound ? "command not found" : (err as Error).message;
+    await ctx.stderr.writeln(`hoop: Cannot start application "${argv[0]}": ${why}`);
+    return RUN_FAILURE_EXIT;
+  }
+  // The application gets the signals; hoop follows when it exits.
+  const forward = (sig: Deno.Signal) => () => {
+    try {
+      child.kill(sig);
+    } catch {
+      // Already exited.
+    }
+  };
+  const onInt = forward("SIGINT");
+  const onTerm = forward("SIGTERM");
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
+  void agent.then(async (exit) => {
+    if (exit.reason === "unauthorized") {
+      await ctx.stderr.writeln(
+        `hoop: the agent stopped: ${exit.message}; the application keeps running`,
+      );
+    }
+  });
+  try {
+    const status = await child.status;
+    return status.signal ? 128 + signalNumber(status.signal) : status.code;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInt);
+    Deno.removeSignalListener("SIGTERM", onTerm);
+    stop.abort();
+    await agent;
+  }
+}
+
+function signalNumber(sig: Deno.Signal): number {
+  const numbers: Partial<Record<Deno.Signal, number>> = {
+    SIGHUP: 1,
+    SIGINT: 2,
+    SIGQUIT: 3,
+    SIGKILL: 9,
+    SIGTERM: 15,
+  };
+  return numbers[sig] ?? 1;
+}
