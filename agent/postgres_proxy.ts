@@ -53,7 +53,14 @@ import { SCRAM_SHA_256, ScramClient } from "./_scram.ts";
 
 /** libpq's `sslmode` values. */
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
-const SSL_MODES: readonly SslMode[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+const SSL_MODES: readonly SslMode[] = [
+  "disable",
+  "allow",
+  "prefer",
+  "require",
+  "verify-ca",
+  "verify-full",
+];
 
 /** A parsed connection URI. `password` is secret: never log it. */
 export interface PostgresUri {
@@ -185,13 +192,17 @@ export function parsePostgresUri(uri: string): PostgresUri {
         break;
       case "connect_timeout": {
         const s = Number(v);
-        if (!Number.isFinite(s) || s < 0) throw fail(`connect_timeout "${v}" is not a number of seconds`);
+        if (!Number.isFinite(s) || s < 0) {
+          throw fail(`connect_timeout "${v}" is not a number of seconds`);
+        }
         // libpq: 0 means wait forever; hoop still bounds it to the default.
         if (s > 0) connectTimeoutMs = Math.max(2, s) * 1000;
         break;
       }
       default:
-        if (UNSUPPORTED_KEYWORDS.has(k)) throw fail(`the parameter "${k}" is not supported by hoop`);
+        if (UNSUPPORTED_KEYWORDS.has(k)) {
+          throw fail(`the parameter "${k}" is not supported by hoop`);
+        }
         if (!IGNORED_KEYWORDS.has(k)) params[k] = v;
     }
   }
@@ -199,7 +210,9 @@ export function parsePostgresUri(uri: string): PostgresUri {
   if (host.startsWith("/")) throw fail("Unix-domain sockets are not supported; use a TCP host");
   if (host.includes(",")) throw fail("several hosts are not supported; name one host");
   const port = portText === "" ? 5432 : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw fail(`the port "${portText}" is invalid`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw fail(`the port "${portText}" is invalid`);
+  }
   if (!user) throw fail("it names no user");
   if (!SSL_MODES.includes(sslmode as SslMode)) {
     throw fail(`sslmode "${sslmode}" is not one of ${SSL_MODES.join(", ")}`);
@@ -257,9 +270,14 @@ async function dial(cfg: PostgresUri, signal: AbortSignal): Promise<Deno.TcpConn
     return conn;
   } catch (err) {
     const why = signal.aborted ? `timed out after ${cfg.connectTimeoutMs / 1000} s` : reason(err);
-    throw new PostgresConnectError("unavailable", `could not reach ${hostPort(cfg)}: ${why}`, "08001", {
-      cause: err,
-    });
+    throw new PostgresConnectError(
+      "unavailable",
+      `could not reach ${hostPort(cfg)}: ${why}`,
+      "08001",
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -269,9 +287,14 @@ async function sslAnswer(conn: ByteReader, cfg: PostgresUri): Promise<"S" | "N">
   try {
     b = await readFull(conn, 1);
   } catch (err) {
-    throw new PostgresConnectError("unavailable", `could not set up TLS with ${hostPort(cfg)}: ${reason(err)}`, "08001", {
-      cause: err,
-    });
+    throw new PostgresConnectError(
+      "unavailable",
+      `could not set up TLS with ${hostPort(cfg)}: ${reason(err)}`,
+      "08001",
+      {
+        cause: err,
+      },
+    );
   }
   const c = b ? String.fromCharCode(b[0]) : "";
   if (c === "S" || c === "N") return c;
@@ -315,7 +338,9 @@ async function openTransport(cfg: PostgresUri, signal: AbortSignal): Promise<Den
       if (await sslAnswer(tcp, cfg) === "N") {
         throw new PostgresConnectError(
           "unavailable",
-          `could not set up TLS with ${hostPort(cfg)}: the server does not support SSL, but sslmode is ${cfg.sslmode}`,
+          `could not set up TLS with ${
+            hostPort(cfg)
+          }: the server does not support SSL, but sslmode is ${cfg.sslmode}`,
           "08001",
         );
       }
@@ -391,7 +416,9 @@ async function unverifiedTls(cfg: PostgresUri, signal: AbortSignal): Promise<Den
       if (cfg.sslmode === "prefer") return new NodeSocketConn(sock);
       throw new PostgresConnectError(
         "unavailable",
-        `could not set up TLS with ${hostPort(cfg)}: the server does not support SSL, but sslmode is ${cfg.sslmode}`,
+        `could not set up TLS with ${
+          hostPort(cfg)
+        }: the server does not support SSL, but sslmode is ${cfg.sslmode}`,
         "08001",
       );
     }
@@ -411,9 +438,14 @@ async function unverifiedTls(cfg: PostgresUri, signal: AbortSignal): Promise<Den
     const why = signal.aborted ? `timed out after ${cfg.connectTimeoutMs / 1000} s` : reason(err);
     const code = (err as { code?: string }).code;
     const what = code === "ECONNREFUSED" ? "connection refused" : why;
-    throw new PostgresConnectError("unavailable", `could not reach ${hostPort(cfg)}: ${what}`, "08001", {
-      cause: err,
-    });
+    throw new PostgresConnectError(
+      "unavailable",
+      `could not reach ${hostPort(cfg)}: ${what}`,
+      "08001",
+      {
+        cause: err,
+      },
+    );
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
@@ -501,7 +533,9 @@ class NodeSocketConn implements Deno.TcpConn {
   }
 
   write(p: Uint8Array): Promise<number> {
-    if (this.#closed) return Promise.reject(new Deno.errors.BadResource("the connection is closed"));
+    if (this.#closed) {
+      return Promise.reject(new Deno.errors.BadResource("the connection is closed"));
+    }
     // Copy: callers reuse their buffers as soon as write() resolves.
     const data = Buffer.from(p);
     return new Promise((resolve, reject) => {
@@ -541,11 +575,19 @@ class NodeSocketConn implements Deno.TcpConn {
   }
 
   get localAddr(): Deno.NetAddr {
-    return { transport: "tcp", hostname: this.#sock.localAddress ?? "", port: this.#sock.localPort ?? 0 };
+    return {
+      transport: "tcp",
+      hostname: this.#sock.localAddress ?? "",
+      port: this.#sock.localPort ?? 0,
+    };
   }
 
   get remoteAddr(): Deno.NetAddr {
-    return { transport: "tcp", hostname: this.#sock.remoteAddress ?? "", port: this.#sock.remotePort ?? 0 };
+    return {
+      transport: "tcp",
+      hostname: this.#sock.remoteAddress ?? "",
+      port: this.#sock.remotePort ?? 0,
+    };
   }
 
   get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
@@ -659,7 +701,9 @@ async function authenticate(
       sqlstate,
     );
   const needPassword = () => {
-    if (!cfg.password) throw loginFailed("the server asks for a password and the connection URI has none");
+    if (!cfg.password) {
+      throw loginFailed("the server asks for a password and the connection URI has none");
+    }
   };
   let scram: ScramClient | null = null;
   for (;;) {
@@ -687,7 +731,10 @@ async function authenticate(
       case 5:
         needPassword();
         log?.debug("postgres login with md5", { server: hostPort(cfg) });
-        await writeAll(conn, encodePasswordMessage(md5Password(cfg.user, cfg.password, msg.body.slice(4, 8))));
+        await writeAll(
+          conn,
+          encodePasswordMessage(md5Password(cfg.user, cfg.password, msg.body.slice(4, 8))),
+        );
         break;
       case 10: {
         const mechanisms: string[] = [];
@@ -699,7 +746,11 @@ async function authenticate(
           off = end + 1;
         }
         if (!mechanisms.includes(SCRAM_SHA_256)) {
-          throw loginFailed(`the server offers SASL mechanisms ${mechanisms.join(", ")}; hoop speaks ${SCRAM_SHA_256}`);
+          throw loginFailed(
+            `the server offers SASL mechanisms ${
+              mechanisms.join(", ")
+            }; hoop speaks ${SCRAM_SHA_256}`,
+          );
         }
         needPassword();
         log?.debug("postgres login with scram-sha-256", { server: hostPort(cfg) });
@@ -708,11 +759,15 @@ async function authenticate(
         break;
       }
       case 11:
-        if (!scram) throw loginFailed("the server continued a SASL exchange that was not started", "08P01");
+        if (!scram) {
+          throw loginFailed("the server continued a SASL exchange that was not started", "08P01");
+        }
         await writeAll(conn, encodeSaslResponse(await scram.clientFinal(msg.body.subarray(4))));
         break;
       case 12:
-        if (!scram) throw loginFailed("the server finished a SASL exchange that was not started", "08P01");
+        if (!scram) {
+          throw loginFailed("the server finished a SASL exchange that was not started", "08P01");
+        }
         try {
           scram.verifyServerFinal(msg.body.subarray(4));
         } catch (err) {
@@ -721,7 +776,11 @@ async function authenticate(
         break;
       default: {
         const names: Record<number, string> = { 2: "Kerberos V5", 7: "GSSAPI", 9: "SSPI" };
-        throw loginFailed(`the server asks for ${names[code] ?? `authentication method ${code}`}, which hoop does not support`);
+        throw loginFailed(
+          `the server asks for ${
+            names[code] ?? `authentication method ${code}`
+          }, which hoop does not support`,
+        );
       }
     }
   }
@@ -761,7 +820,10 @@ export async function servePostgres(
     let first: StartupPacket | null = await readStartup(client);
     for (let i = 0; first && (first.kind === "ssl" || first.kind === "gssenc"); i++) {
       if (i >= MAX_ENCRYPTION_REQUESTS) {
-        throw new HoopError("invalid_argument", "Cannot start PostgreSQL session: too many encryption requests");
+        throw new HoopError(
+          "invalid_argument",
+          "Cannot start PostgreSQL session: too many encryption requests",
+        );
       }
       // The client's hop is already protected by the data connection.
       await writeAll(client, new TextEncoder().encode("N"));
@@ -818,7 +880,12 @@ export async function servePostgres(
 const CANCEL_WAIT_MS = 5_000;
 
 /** Send a client's CancelRequest to the real server on a new connection, unchanged. */
-async function forwardCancel(uri: string, pid: number, secret: Uint8Array, log: Logger): Promise<void> {
+async function forwardCancel(
+  uri: string,
+  pid: number,
+  secret: Uint8Array,
+  log: Logger,
+): Promise<void> {
   const cfg = parsePostgresUri(uri);
   // Cancel requests are never encrypted by PostgreSQL 15's libpq; servers accept them in the clear.
   const conn = await dial(cfg, AbortSignal.timeout(cfg.connectTimeoutMs));

@@ -4,7 +4,12 @@ import { Logger } from "../proto/log.ts";
 import { splice } from "../proto/splice.ts";
 import { POSTGRES_SKIP_REASON, startPostgres } from "../tests/_postgres.ts";
 import { cancelRequest, PgQueryError, simpleQuery } from "../cli/pg_client.ts";
-import { md5Password, parsePostgresUri, redactPostgresUri, servePostgres } from "./postgres_proxy.ts";
+import {
+  md5Password,
+  parsePostgresUri,
+  redactPostgresUri,
+  servePostgres,
+} from "./postgres_proxy.ts";
 
 if (POSTGRES_SKIP_REASON) console.warn(`PostgreSQL tests ignored: ${POSTGRES_SKIP_REASON}`);
 
@@ -57,18 +62,27 @@ Deno.test("parsePostgresUri() rejects malformed URIs without echoing the passwor
 
 Deno.test("redactPostgresUri() hides passwords in user info and parameters", () => {
   assert.equal(redactPostgresUri("postgres://app:se@cret@h/db"), "postgres://app:***@h/db");
-  assert.equal(redactPostgresUri("postgres://app@h/db?password=x&a=b"), "postgres://app@h/db?password=***&a=b");
+  assert.equal(
+    redactPostgresUri("postgres://app@h/db?password=x&a=b"),
+    "postgres://app@h/db?password=***&a=b",
+  );
 });
 
 Deno.test("md5Password() matches libpq's md5(md5(password + user) + salt)", () => {
-  assert.equal(md5Password("app", "pencil", new Uint8Array([1, 2, 3, 4])), "md54bfca4ca571b8df74c2fc2247888d96f");
+  assert.equal(
+    md5Password("app", "pencil", new Uint8Array([1, 2, 3, 4])),
+    "md54bfca4ca571b8df74c2fc2247888d96f",
+  );
 });
 
 /** A relay serving every accepted connection with servePostgres(uri). */
 function startRelay(uri: string) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const logLines: string[] = [];
-  const log = new Logger({ conn: "pgdemo" }, { sink: { write: (l) => logLines.push(l) }, level: "debug" });
+  const log = new Logger({ conn: "pgdemo" }, {
+    sink: { write: (l) => logLines.push(l) },
+    level: "debug",
+  });
   const errors: unknown[] = [];
   const sessions: Promise<void>[] = [];
   const accepting = (async () => {
@@ -118,7 +132,20 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
 
 /** psql through the relay as a user and database that do not exist, with a wrong password. */
 function psql(port: number, sql: string, env: Record<string, string> = {}): Promise<Run> {
-  return run("psql", ["-X", "-At", "-h", "127.0.0.1", "-p", String(port), "-U", "nobody", "-d", "whatever", "-c", sql], env);
+  return run("psql", [
+    "-X",
+    "-At",
+    "-h",
+    "127.0.0.1",
+    "-p",
+    String(port),
+    "-U",
+    "nobody",
+    "-d",
+    "whatever",
+    "-c",
+    sql,
+  ], env);
 }
 
 function assertNoSecret(lines: string[], secret: string): void {
@@ -135,7 +162,9 @@ for (const auth of ["scram-sha-256", "md5", "password", "trust"] as const) {
       let url = await pg.createUser("app", password);
       if (auth === "trust") url = url.replace(/:[^:@]*@/, "@"); // no password at all
       await using relay = startRelay(url);
-      const r = await psql(relay.port, "select current_user, current_database()", { PGAPPNAME: "myapp" });
+      const r = await psql(relay.port, "select current_user, current_database()", {
+        PGAPPNAME: "myapp",
+      });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout.trim(), "app|app");
       const app = await psql(relay.port, "show application_name", { PGAPPNAME: "myapp" });
@@ -178,7 +207,12 @@ Deno.test({
       await using relay = startRelay(`postgres://app:pw@127.0.0.1:${port}/app`);
       const r = await psql(relay.port, "select 1");
       assert.notEqual(r.code, 0);
-      assert.match(r.stderr, new RegExp(`connection pgdemo: could not reach 127\\.0\\.0\\.1:${port}: connection refused`));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `connection pgdemo: could not reach 127\\.0\\.0\\.1:${port}: connection refused`,
+        ),
+      );
       await relay[Symbol.asyncDispose]();
       assert.equal((relay.errors[0] as HoopError).code, "unavailable");
     });
@@ -211,24 +245,46 @@ Deno.test({
       });
     }
 
-    await t.step("sslmode=require carries pgbench and bulk results (node:tls adapter)", async () => {
-      await using relay = startRelay(`${base}?sslmode=require`);
-      const script = await Deno.makeTempFile({ suffix: ".sql" });
-      try {
-        await Deno.writeTextFile(script, "\\set n random(1, 1000)\nselect :n::int * 2;\n");
-        const bench = await run("pgbench", [
-          "-n", "-c", "4", "-j", "2", "-t", "100", "-M", "extended", "-f", script,
-          "-h", "127.0.0.1", "-p", String(relay.port), "-U", "nobody", "whatever",
-        ]);
-        assert.equal(bench.code, 0, bench.stderr);
-        assert.match(bench.stdout, /actually processed: 400\/400/);
-      } finally {
-        await Deno.remove(script);
-      }
-      const bulk = await psql(relay.port, "select repeat('x', 1000000) from generate_series(1, 24)");
-      assert.equal(bulk.code, 0, bulk.stderr);
-      assert.equal(bulk.stdout.length, 24 * 1_000_001);
-    });
+    await t.step(
+      "sslmode=require carries pgbench and bulk results (node:tls adapter)",
+      async () => {
+        await using relay = startRelay(`${base}?sslmode=require`);
+        const script = await Deno.makeTempFile({ suffix: ".sql" });
+        try {
+          await Deno.writeTextFile(script, "\\set n random(1, 1000)\nselect :n::int * 2;\n");
+          const bench = await run("pgbench", [
+            "-n",
+            "-c",
+            "4",
+            "-j",
+            "2",
+            "-t",
+            "100",
+            "-M",
+            "extended",
+            "-f",
+            script,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            String(relay.port),
+            "-U",
+            "nobody",
+            "whatever",
+          ]);
+          assert.equal(bench.code, 0, bench.stderr);
+          assert.match(bench.stdout, /actually processed: 400\/400/);
+        } finally {
+          await Deno.remove(script);
+        }
+        const bulk = await psql(
+          relay.port,
+          "select repeat('x', 1000000) from generate_series(1, 24)",
+        );
+        assert.equal(bulk.code, 0, bulk.stderr);
+        assert.equal(bulk.stdout.length, 24 * 1_000_001);
+      },
+    );
 
     await t.step("sslmode=disable stays in the clear", async () => {
       await using relay = startRelay(`${base}?sslmode=disable`);
@@ -236,12 +292,18 @@ Deno.test({
       assert.equal(r.stdout.trim(), "f", r.stderr);
     });
 
-    await t.step("sslmode=verify-full with an untrusted certificate is refused clearly", async () => {
-      await using relay = startRelay(`${base}?sslmode=verify-full`);
-      const r = await psql(relay.port, "select 1");
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /connection pgdemo: could not set up TLS with 127\.0\.0\.1:\d+: .*certificate/i);
-    });
+    await t.step(
+      "sslmode=verify-full with an untrusted certificate is refused clearly",
+      async () => {
+        await using relay = startRelay(`${base}?sslmode=verify-full`);
+        const r = await psql(relay.port, "select 1");
+        assert.notEqual(r.code, 0);
+        assert.match(
+          r.stderr,
+          /connection pgdemo: could not set up TLS with 127\.0\.0\.1:\d+: .*certificate/i,
+        );
+      },
+    );
 
     // The harness's certificate is a CA certificate (openssl's default), which
     // rustls refuses as a server certificate; install a leaf one to verify.
@@ -251,21 +313,49 @@ Deno.test({
         const cert = `${dir}/leaf.crt`;
         const key = `${dir}/leaf.key`;
         const gen = await run("openssl", [
-          "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-          "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
-          "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE",
+          "req",
+          "-x509",
+          "-newkey",
+          "ec",
+          "-pkeyopt",
+          "ec_paramgen_curve:prime256v1",
+          "-nodes",
+          "-keyout",
+          key,
+          "-out",
+          cert,
+          "-days",
+          "2",
+          "-subj",
+          "/CN=127.0.0.1",
+          "-addext",
+          "subjectAltName=IP:127.0.0.1",
+          "-addext",
+          "basicConstraints=critical,CA:FALSE",
         ]);
         assert.equal(gen.code, 0, gen.stderr);
         if (Deno.uid() === 0) {
-          const pw = Deno.readTextFileSync("/etc/passwd").split("\n").find((l) => l.startsWith("postgres:"))!;
+          const pw = Deno.readTextFileSync("/etc/passwd").split("\n").find((l) =>
+            l.startsWith("postgres:")
+          )!;
           const [, , uid, gid] = pw.split(":");
           for (const f of [dir, cert, key]) await Deno.chown(f, Number(uid), Number(gid));
         }
         await Deno.chmod(key, 0o600);
         const admin = new URL(pg.adminUrl);
-        const set = await run("psql", ["-X", "-v", "ON_ERROR_STOP=1", "-d", pg.adminUrl.replace(/:[^:@]*@/, "@"), "-c",
-          `alter system set ssl_cert_file = '${cert}'`, "-c", `alter system set ssl_key_file = '${key}'`, "-c",
-          "select pg_reload_conf()"], { PGPASSWORD: decodeURIComponent(admin.password) });
+        const set = await run("psql", [
+          "-X",
+          "-v",
+          "ON_ERROR_STOP=1",
+          "-d",
+          pg.adminUrl.replace(/:[^:@]*@/, "@"),
+          "-c",
+          `alter system set ssl_cert_file = '${cert}'`,
+          "-c",
+          `alter system set ssl_key_file = '${key}'`,
+          "-c",
+          "select pg_reload_conf()",
+        ], { PGPASSWORD: decodeURIComponent(admin.password) });
         assert.equal(set.code, 0, set.stderr);
 
         await using full = startRelay(`${base}?sslmode=verify-full&sslrootcert=${cert}`);
@@ -305,8 +395,16 @@ Deno.test({
           cancelled = (async () => {
             const deadline = Date.now() + 20_000;
             while (Date.now() < deadline) {
-              const active = await run("psql", ["-X", "-At", "-h", "127.0.0.1", "-p", String(relay.port), "-c",
-                `select count(*) from pg_stat_activity where pid = ${key.pid} and state = 'active'`]);
+              const active = await run("psql", [
+                "-X",
+                "-At",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                String(relay.port),
+                "-c",
+                `select count(*) from pg_stat_activity where pid = ${key.pid} and state = 'active'`,
+              ]);
               if (active.stdout.trim() === "1") break;
             }
             await cancelRequest(await dial(), key);
@@ -338,7 +436,17 @@ Deno.test({
       assert.equal(r.code, 0, r.stderr);
     });
     await t.step("pgbench -c 4 -j 2 -t 200 -M extended", async () => {
-      const r = await run("pgbench", ["-c", "4", "-j", "2", "-t", "200", "-M", "extended", ...args]);
+      const r = await run("pgbench", [
+        "-c",
+        "4",
+        "-j",
+        "2",
+        "-t",
+        "200",
+        "-M",
+        "extended",
+        ...args,
+      ]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /number of transactions actually processed: 800\/800/);
       assert.match(r.stdout, /number of failed transactions: 0 /);

@@ -3,7 +3,14 @@ import { Logger } from "../proto/log.ts";
 import { splice } from "../proto/splice.ts";
 import { POSTGRES_SKIP_REASON, startPostgres } from "../tests/_postgres.ts";
 import { servePostgres } from "../agent/postgres_proxy.ts";
-import { PgQueryError, type QueryResult, renderAligned, renderCsv, renderJson, simpleQuery } from "./pg_client.ts";
+import {
+  PgQueryError,
+  type QueryResult,
+  renderAligned,
+  renderCsv,
+  renderJson,
+  simpleQuery,
+} from "./pg_client.ts";
 
 if (POSTGRES_SKIP_REASON) console.warn(`PostgreSQL tests ignored: ${POSTGRES_SKIP_REASON}`);
 
@@ -24,8 +31,8 @@ Deno.test("renderAligned() draws a psql-like table with a row count", () => {
       " id |     name      ",
       "----+---------------",
       "  1 | alice",
-      " 10 |",
-      "  2 | say \"hi\", bye",
+      " 10 | ",
+      '  2 | say "hi", bye',
       "(3 rows)",
       "",
       "INSERT 0 1",
@@ -73,7 +80,20 @@ function startRelay(uri: string) {
 
 async function psql(port: number, args: string[], sql: string): Promise<string> {
   const out = await new Deno.Command("psql", {
-    args: ["-X", "-h", "127.0.0.1", "-p", String(port), "-U", "nobody", "-d", "x", ...args, "-c", sql],
+    args: [
+      "-X",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-U",
+      "nobody",
+      "-d",
+      "x",
+      ...args,
+      "-c",
+      sql,
+    ],
     env: { PGPASSWORD: "any" },
     stdout: "piped",
     stderr: "piped",
@@ -130,7 +150,9 @@ Deno.test({
     });
 
     await t.step("COPY TO STDOUT lines come back as rows", async () => {
-      const [r] = await query("copy (select id, name from t order by id) to stdout with (format csv)");
+      const [r] = await query(
+        "copy (select id, name from t order by id) to stdout with (format csv)",
+      );
       assert.deepEqual(r.rows, [["1,a"], ["2,"]]);
       assert.equal(r.command, "COPY 2");
     });

@@ -19,7 +19,8 @@ import {
 } from "../proto/errors.ts";
 import { generateAgentKey, generateToken, sha256Hex } from "../proto/keys.ts";
 import { type Logger, redact } from "../proto/log.ts";
-import { generatePassword, hashPassword, verifyPassword } from "./password.ts";
+import { authenticatePassword, authenticateToken, canUse } from "./auth.ts";
+import { generatePassword, hashPassword } from "./password.ts";
 import type { PresenceRegistry } from "./presence.ts";
 import type { SessionBroker } from "./session_broker.ts";
 import {
@@ -176,23 +177,7 @@ async function authUser(ctx: ApiContext, r: Request): Promise<User> {
   if (!m) {
     throw unauthenticated("Not logged in", { hint: 'run "hoop login --email EMAIL"' });
   }
-  const token = await ctx.store.getTokenByHash(await sha256Hex(m[1]));
-  if (!token) {
-    throw unauthenticated("The token is not valid", { hint: 'run "hoop login --email EMAIL"' });
-  }
-  if (token.revokedAt) {
-    throw unauthenticated("The token was revoked", { hint: 'run "hoop login --email EMAIL"' });
-  }
-  if (Date.parse(token.expiresAt) <= Date.now()) {
-    throw unauthenticated("The token has expired", { hint: 'run "hoop login --email EMAIL"' });
-  }
-  const user = await ctx.store.getUserById(token.userId);
-  if (!user) {
-    throw unauthenticated("The token's user no longer exists", {
-      hint: 'run "hoop login --email EMAIL"',
-    });
-  }
-  return user;
+  return (await authenticateToken(ctx.store, m[1])).user;
 }
 
 async function authAdmin(ctx: ApiContext, r: Request): Promise<User> {
@@ -203,12 +188,6 @@ async function authAdmin(ctx: ApiContext, r: Request): Promise<User> {
     );
   }
   return user;
-}
-
-/** True when the user may use the connection. */
-export function canUse(user: User, conn: Connection): boolean {
-  if (user.role === "admin") return true;
-  return conn.groups.some((g) => user.groups.includes(g));
 }
 
 // --- views ---------------------------------------------------------------
@@ -326,10 +305,8 @@ route("POST", "/api/login", async (ctx, r) => {
   const body = await readBody(r);
   const email = normalizeEmail(str(body, "email")!);
   const password = str(body, "password")!;
-  const user = await ctx.store.getUserByEmail(email);
-  // Verify against a dummy hash for unknown users so timing does not reveal them.
-  const ok = await verifyPassword(password, user?.passwordHash ?? await dummyPasswordHash());
-  if (!user || !ok) {
+  const user = await authenticatePassword(ctx.store, email, password);
+  if (!user) {
     throw unauthenticated(`Cannot log in as "${email}": wrong email or password`);
   }
   const token = generateToken();
@@ -651,8 +628,6 @@ route("POST", "/api/sessions", async (ctx, r) => {
     const v = body[k];
     return typeof v === "number" && Number.isInteger(v) && v > 0 && v < 10_000 ? v : undefined;
   };
-  // Standard agents learn the resource from the gateway; embedded ones serve their own.
-  const config = agent.mode === "standard" && !agent.viaOrgKey ? conn.config : undefined;
   const opened = await ctx.broker.open({
     user,
     connection: conn,
@@ -660,7 +635,6 @@ route("POST", "/api/sessions", async (ctx, r) => {
     verb,
     cols: size("cols"),
     rows: size("rows"),
-    config,
   });
   return json({
     session_id: opened.sessionId,
@@ -688,10 +662,4 @@ function checkPassword(pw: string): void {
   if (pw.length < MIN_PASSWORD_LENGTH) {
     throw invalidArgument(`Password too short: use at least ${MIN_PASSWORD_LENGTH} characters`);
   }
-}
-
-/** A valid hash of a random password, verified against for unknown users. */
-let dummyHash: Promise<string> | undefined;
-function dummyPasswordHash(): Promise<string> {
-  return dummyHash ??= hashPassword(crypto.randomUUID());
 }

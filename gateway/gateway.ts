@@ -13,10 +13,12 @@ import {
   type GatewayControlCall,
 } from "../proto/grpc_service.ts";
 import { dialableAddr, formatHostPort, type HostPort, parseHostPort } from "../proto/host_port.ts";
+import { describeNetError } from "../proto/net_error.ts";
 import { log as rootLog, type Logger, redact } from "../proto/log.ts";
 import { apiHandler } from "./api_server.ts";
 import { handleControlStream } from "./control_stream.ts";
 import { startDataServer } from "./data_server.ts";
+import { startPostgresListener } from "./postgres_listener.ts";
 import { MemoryPresence } from "./presence.ts";
 import { DEFAULT_AUDIT_MAX_BYTES } from "./recorder.ts";
 import { loadSecretBox } from "./secret_box.ts";
@@ -35,6 +37,8 @@ export interface GatewayOptions {
   apiListen?: string;
   /** Data port listen address, default `0.0.0.0:8011`. */
   dataListen?: string;
+  /** PostgreSQL listener address (off unless given), e.g. `0.0.0.0:15432`. */
+  postgresListen?: string;
   /** Data directory (SQLite file, secret key), default `~/.hoop/gateway`. */
   dataDir?: string;
   /** Store URL; empty means embedded SQLite in `dataDir`. */
@@ -59,6 +63,8 @@ export interface Gateway extends AsyncDisposable {
   readonly grpcAddr: HostPort;
   readonly apiAddr: HostPort;
   readonly dataAddr: HostPort;
+  /** Bound PostgreSQL listener, when enabled. */
+  readonly postgresAddr?: HostPort;
   /** Public URLs as clients and agents use them. */
   readonly grpcUrl: string;
   readonly apiUrl: string;
@@ -109,8 +115,23 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     });
     cleanups.unshift(() => broker.close("the gateway is shutting down"));
 
-    const data = startDataServer(dataListen, { broker, log, tls });
+    const data = listenOrExplain(
+      () => startDataServer(dataListen, { broker, log, tls }),
+      "data",
+      dataListen,
+    );
     cleanups.unshift(() => data.close());
+    const pgListen = opts.postgresListen
+      ? parseHostPort(opts.postgresListen, { what: "PostgreSQL listen address", allowZero: true })
+      : undefined;
+    const pg = pgListen
+      ? listenOrExplain(
+        () => startPostgresListener(pgListen, { store, presence, broker, log }),
+        "PostgreSQL clients",
+        pgListen,
+      )
+      : undefined;
+    if (pg) cleanups.unshift(() => pg.close());
     const publicData = opts.dataUrl
       ? parseHostPort(opts.dataUrl, { what: "HOOP_DATA_URL" })
       : dialableAddr(data.addr);
@@ -198,6 +219,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     log.info(`listening for gRPC on ${formatHostPort(grpcAddr)}`, { public: grpcUrl });
     log.info(`listening for the API on ${formatHostPort(apiAddr)}`);
     log.info(`listening for data on ${formatHostPort(data.addr)}`, { public: dataAddr });
+    if (pg) log.info(`listening for PostgreSQL clients on ${formatHostPort(pg.addr)}`);
 
     let closing: Promise<void> | undefined;
     const close = () =>
@@ -215,6 +237,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
           });
         });
         data.close();
+        pg?.close();
         await http.shutdown();
         await store.close();
         log.info("gateway stopped");
@@ -224,6 +247,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       grpcAddr,
       apiAddr,
       dataAddr: data.addr,
+      postgresAddr: pg?.addr,
       grpcUrl,
       apiUrl,
       store,
@@ -245,4 +269,24 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
 function defaultDataDir(): string {
   const home = Deno.env.get("HOME") ?? ".";
   return `${home}/.hoop/gateway`;
+}
+
+/** Run a listener start, turning "address in use" and friends into a clear error. */
+function listenOrExplain<T>(start: () => T, what: string, addr: HostPort): T {
+  try {
+    return start();
+  } catch (err) {
+    if (
+      err instanceof Deno.errors.AddrInUse || err instanceof Deno.errors.PermissionDenied ||
+      err instanceof Deno.errors.AddrNotAvailable
+    ) {
+      throw unavailable(
+        `Cannot listen for ${what} on ${formatHostPort(addr)}: ${describeNetError(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    throw err;
+  }
 }

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { DataSide, writeStatus } from "../proto/data_header.ts";
+import { DataSide, writeAll, writeStatus } from "../proto/data_header.ts";
 import { FrameReader, FrameType, parseExit, parseResize, writeFrame } from "../proto/frames.ts";
 import { decodeBase64Url, encodeBase64Url, generateTicket } from "../proto/keys.ts";
 import type { Logger } from "../proto/log.ts";
@@ -45,8 +45,20 @@ export interface OpenSessionRequest {
   verb: SessionVerb;
   cols?: number;
   rows?: number;
-  /** Config sent to the agent (standard agents hold no config of their own). */
-  config?: Record<string, string>;
+  /**
+   * A client already connected to the gateway itself (the PostgreSQL
+   * listener) instead of one that dials the data port with a ticket.
+   */
+  local?: LocalClient;
+}
+
+/** A client socket the gateway accepted itself (no data header, no status byte). */
+export interface LocalClient {
+  conn: Deno.Conn;
+  /** Bytes sent to the agent before the relay starts, as if the client sent them. */
+  prelude?: Uint8Array;
+  /** Tell the client, in its own protocol, why the session cannot start. */
+  refuse(message: string): Promise<void>;
 }
 
 /** What the client needs to dial the data port. */
@@ -71,6 +83,7 @@ interface LiveSession {
   recorder: SessionRecorder;
   client?: Deno.Conn;
   agent?: Deno.Conn;
+  local?: LocalClient;
   state: "pending" | "active" | "done";
   /** Set when the session is ended for a reason the client should read. */
   endReason?: string;
@@ -93,6 +106,12 @@ export class SessionBroker {
   #auditMaxBytes?: number;
   #tickets = new Map<string, TicketEntry>();
   #sessions = new Map<string, LiveSession>();
+  /**
+   * Why recently failed sessions ended, kept for a ticket's lifetime: the
+   * agent often fails (resource unreachable) before the client has dialed,
+   * and the client must still read the reason.
+   */
+  #endedReasons = new Map<string, string>();
 
   constructor(opts: SessionBrokerOptions) {
     this.#store = opts.store;
@@ -136,13 +155,15 @@ export class SessionBroker {
         maxBytes: this.#auditMaxBytes,
       }),
       state: "pending",
+      local: req.local,
+      client: req.local?.conn,
     };
     this.#sessions.set(id, session);
     session.timer = setTimeout(
       () => this.#fail(session, "the agent did not open the session in time"),
       SESSION_PAIR_TIMEOUT_MS,
     );
-    const clientTicket = this.#issueTicket(id, DataSide.CLIENT);
+    const clientTicket = req.local ? "" : this.#issueTicket(id, DataSide.CLIENT);
     const agentTicket = this.#issueTicket(id, DataSide.AGENT);
     const sent = link.send(makePacket(PacketType.SESSION_OPEN, {
       sid: id,
@@ -152,7 +173,7 @@ export class SessionBroker {
       verb: req.verb,
       cols: req.cols?.toString(),
       rows: req.rows?.toString(),
-    }, req.config));
+    }, agentConfig(req.agent, req.connection)));
     if (!sent) {
       this.#fail(session, `agent "${req.agent.name}" went offline`);
       throw unavailable(
@@ -188,7 +209,9 @@ export class SessionBroker {
     }
     const session = this.#sessions.get(entry.sid);
     if (!session || session.state !== "pending") {
-      await refuse(conn, REFUSED_PEER, session?.endReason ?? "the session has ended");
+      const reason = session?.endReason ?? this.#endedReasons.get(entry.sid) ??
+        "the session has ended";
+      await refuse(conn, REFUSED_PEER, reason);
       return;
     }
     if (side === DataSide.CLIENT) session.client = conn;
@@ -232,11 +255,15 @@ export class SessionBroker {
       const agent = session.agent;
       void (async () => {
         await session.recorder.finish({ status: "error", exitCode: null, error: reason });
-        if (client) await refuse(client, REFUSED_PEER, reason);
+        if (session.local) {
+          await session.local.refuse(reason).catch(() => {});
+          closeQuietly(session.local.conn);
+        } else if (client) await refuse(client, REFUSED_PEER, reason);
         if (agent) await refuse(agent, REFUSED_PEER, reason);
       })();
-      // A client that has not connected yet finds no session and reads the
-      // reason from the refusal it gets then.
+      // A client that has not connected yet reads the reason when it does.
+      this.#endedReasons.set(session.id, reason);
+      setTimeout(() => this.#endedReasons.delete(session.id), TICKET_TTL_MS);
       this.#log.info("session failed", { sid: session.id, reason });
       return;
     }
@@ -251,7 +278,11 @@ export class SessionBroker {
     const client = session.client!;
     const agent = session.agent!;
     try {
-      await Promise.all([writeStatus(client, 0), writeStatus(agent, 0)]);
+      await Promise.all([
+        session.local ? undefined : writeStatus(client, 0),
+        writeStatus(agent, 0),
+      ]);
+      if (session.local?.prelude) await writeAll(agent, session.local.prelude);
     } catch (err) {
       session.endReason ??= "a data connection closed during set-up";
       this.#log.warn("data connection lost during set-up", { sid: session.id, err });
@@ -293,6 +324,10 @@ export class SessionBroker {
         rec.record("sql", st.sql + params);
       })
       : undefined;
+    if (session.local?.prelude) {
+      rec.bytesIn += session.local.prelude.length;
+      tap?.push(session.local.prelude);
+    }
     const result = await splice(client, agent, {
       observer: {
         onData(direction, chunk) {
@@ -303,7 +338,7 @@ export class SessionBroker {
         },
       },
     });
-    rec.bytesIn = result.a2b;
+    rec.bytesIn = result.a2b + (session.local?.prelude?.length ?? 0);
     rec.bytesOut = result.b2a;
   }
 
@@ -369,6 +404,14 @@ export class SessionBroker {
     }
     return exitCode;
   }
+}
+
+/**
+ * The config the agent needs: standard agents learn the resource (and its
+ * secrets) from the gateway; embedded agents serve their own and get nothing.
+ */
+function agentConfig(agent: Agent, conn: Connection): Record<string, string> | undefined {
+  return agent.mode === "standard" && !agent.viaOrgKey ? conn.config : undefined;
 }
 
 /** Validate a base64url ticket from the API form; `undefined` when malformed. */

@@ -120,7 +120,9 @@ export async function readStartup(conn: ByteReader): Promise<StartupPacket | nul
     );
   }
   const body = await readFull(conn, len - 4);
-  if (!body) throw new Deno.errors.UnexpectedEof("Cannot read PostgreSQL startup packet: the stream ended");
+  if (!body) {
+    throw new Deno.errors.UnexpectedEof("Cannot read PostgreSQL startup packet: the stream ended");
+  }
   return parseStartupBody(body);
 }
 
@@ -132,7 +134,10 @@ export function parseStartupBody(body: Uint8Array): StartupPacket {
   if (code === GSSENC_REQUEST_CODE) return { kind: "gssenc" };
   if (code === CANCEL_REQUEST_CODE) {
     if (body.length < 12) {
-      throw new HoopError("invalid_argument", "Cannot read PostgreSQL cancel request: it is too short");
+      throw new HoopError(
+        "invalid_argument",
+        "Cannot read PostgreSQL cancel request: it is too short",
+      );
     }
     return { kind: "cancel", pid: view.getInt32(4), secret: body.slice(8) };
   }
@@ -182,7 +187,10 @@ function int32(n: number): Uint8Array {
 function cstr(s: string): Uint8Array {
   const b = enc.encode(s);
   if (b.includes(0)) {
-    throw new HoopError("invalid_argument", "Cannot encode PostgreSQL string: it contains a NUL byte");
+    throw new HoopError(
+      "invalid_argument",
+      "Cannot encode PostgreSQL string: it contains a NUL byte",
+    );
   }
   return concat([b, new Uint8Array(1)]);
 }
@@ -388,7 +396,9 @@ export class MessageReader {
   async next(): Promise<PgMessage | null> {
     if (!await this.#fill(5)) return null;
     const type = String.fromCharCode(this.#buf[this.#start]);
-    const len = new DataView(this.#buf.buffer, this.#buf.byteOffset + this.#start + 1, 4).getInt32(0);
+    const len = new DataView(this.#buf.buffer, this.#buf.byteOffset + this.#start + 1, 4).getInt32(
+      0,
+    );
     if (len < 4) {
       throw new HoopError(
         "invalid_argument",

@@ -62,7 +62,13 @@ function parseMsg(name: string, sql: string): Uint8Array {
 }
 /** Bind with per-parameter formats; `null` is an SQL NULL. */
 function bindMsg(stmt: string, params: (string | null)[], formats: number[] = []): Uint8Array {
-  const parts = [cstr(""), cstr(stmt), i16(formats.length), ...formats.map(i16), i16(params.length)];
+  const parts = [
+    cstr(""),
+    cstr(stmt),
+    i16(formats.length),
+    ...formats.map(i16),
+    i16(params.length),
+  ];
   for (const p of params) {
     if (p === null) parts.push(i32(-1));
     else {
@@ -136,7 +142,12 @@ Deno.test("readStartup() does not read past the packet", async () => {
 
 Deno.test("MessageReader returns messages split across reads and hands back the rest", async () => {
   const big = "x".repeat(40_000); // larger than the reader's buffer
-  const data = concat(encodeQuery("select 1"), encodeQuery(big), encodeTerminate(), enc.encode("tail"));
+  const data = concat(
+    encodeQuery("select 1"),
+    encodeQuery(big),
+    encodeTerminate(),
+    enc.encode("tail"),
+  );
   const reader = new MessageReader(chunkReader(data, 7), { bufferBytes: 1024 });
   const a = await reader.next();
   assert.equal(a?.type, "Q");
@@ -212,7 +223,11 @@ Deno.test("StatementTap reports each Bind of a parsed statement with its text pa
     SYNC,
   );
   const want: TappedStatement[] = [
-    { kind: "parse", sql: "select $1::int, $2, $3, $4", params: ["42", "NULL", "[binary 2 bytes]", "tail"] },
+    {
+      kind: "parse",
+      sql: "select $1::int, $2, $3, $4",
+      params: ["42", "NULL", "[binary 2 bytes]", "tail"],
+    },
     { kind: "parse", sql: "update t set a = $1", params: ["1"] },
     { kind: "parse", sql: "update t set a = $1", params: ["2"] },
   ];
@@ -312,7 +327,9 @@ Deno.test({
       // pgbench opens a first connection it closes at once; keep those that ran the script.
       const all = relay.streams();
       const psqlStream = all[0];
-      const [extStream, prepStream] = all.filter((s) => new TextDecoder().decode(s).includes("$1::int"));
+      const [extStream, prepStream] = all.filter((s) =>
+        new TextDecoder().decode(s).includes("$1::int")
+      );
 
       await t.step("psql: the queries, whatever the chunking", () => {
         const want = [

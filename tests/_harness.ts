@@ -116,6 +116,8 @@ export interface HoopProcess extends AsyncDisposable {
   kill(signal?: Deno.Signal): void;
   /** SIGTERM, then wait for the exit (SIGKILL after 5 s). */
   stop(): Promise<Deno.CommandStatus>;
+  /** True once the process has exited (its `status` settled). */
+  hasExited(): boolean;
 }
 
 /** Start `hoop ARGS` as a long-running process. */
@@ -163,6 +165,7 @@ export function spawnHoop(
     status,
     kill,
     stop,
+    hasExited: () => exited,
     [Symbol.asyncDispose]: async () => void await stop(),
   };
 }
@@ -210,13 +213,13 @@ export async function startGateway(opts: StartGatewayOptions = {}): Promise<Gate
     ...(opts.args ?? []),
   ], { env });
   const grpc = await Promise.race([
-    proc.log.waitFor(/listening for gRPC on (\S+) public=(\S+)/),
+    proc.log.waitFor(/listening for gRPC on (\S+) .*?public=(\S+)/),
     proc.status.then((s) => {
       throw new Error(`gateway exited with ${s.code}:\n${proc.log.text}`);
     }),
   ]);
   const api = await proc.log.waitFor(/listening for the API on (\S+)/);
-  const data = await proc.log.waitFor(/listening for data on \S+ public=(\S+)/);
+  const data = await proc.log.waitFor(/listening for data on \S+ .*?public=(\S+)/);
   const tls = opts.args?.includes("--tls-cert") ?? false;
   const apiUrl = `${tls ? "https" : "http"}://${api[1]}`;
   return {

@@ -9,6 +9,7 @@ const SETTINGS = [
   ["grpc-listen", "HOOP_GRPC_LISTEN"],
   ["api-listen", "HOOP_API_LISTEN"],
   ["data-listen", "HOOP_DATA_LISTEN"],
+  ["postgres-listen", "HOOP_POSTGRES_LISTEN"],
   ["data-dir", "HOOP_DATA_DIR"],
   ["database-url", "HOOP_DATABASE_URL"],
   ["grpc-url", "HOOP_GRPC_URL"],
@@ -65,6 +66,8 @@ Options:
   --grpc-listen ADDR   agents' control streams   (HOOP_GRPC_LISTEN, default 0.0.0.0:8010)
   --api-listen ADDR    HTTP JSON API             (HOOP_API_LISTEN, default 0.0.0.0:8009)
   --data-listen ADDR   data connections          (HOOP_DATA_LISTEN, default 0.0.0.0:8011)
+  --postgres-listen ADDR  PostgreSQL clients straight to the gateway
+                       (HOOP_POSTGRES_LISTEN, off by default; e.g. 0.0.0.0:15432)
   --data-dir DIR       SQLite store, secret key  (HOOP_DATA_DIR, default ~/.hoop/gateway)
   --database-url URL   postgres://... store      (HOOP_DATABASE_URL, default embedded SQLite)
   --grpc-url URL       public gRPC URL in DSNs   (HOOP_GRPC_URL, default grpc://127.0.0.1:PORT)
@@ -91,6 +94,7 @@ Examples:
       grpcListen: v("grpc-listen", "HOOP_GRPC_LISTEN"),
       apiListen: v("api-listen", "HOOP_API_LISTEN"),
       dataListen: v("data-listen", "HOOP_DATA_LISTEN"),
+      postgresListen: v("postgres-listen", "HOOP_POSTGRES_LISTEN"),
       dataDir: v("data-dir", "HOOP_DATA_DIR"),
       databaseUrl: v("database-url", "HOOP_DATABASE_URL"),
       grpcUrl: v("grpc-url", "HOOP_GRPC_URL"),

@@ -1,0 +1,238 @@
+/**
+ * The gateway's PostgreSQL listener (`--postgres-listen`): database clients
+ * connect straight to the gateway — user = the hoop user's email, password =
+ * a hoop token (or the account password), database = the connection name.
+ * The gateway authenticates and authorizes before any byte reaches the agent,
+ * then hands the socket to the broker as a local client: one relay process
+ * fewer than `hoop connect`.
+ *
+ * The client's startup is answered here; the agent receives a fresh startup
+ * packet (the prelude) and logs in to the real server with its own
+ * credentials, whose `AuthenticationOk` and the rest pass to the client as is.
+ *
+ * @module
+ */
+import { HoopError } from "../proto/errors.ts";
+import type { HostPort } from "../proto/host_port.ts";
+import type { Logger } from "../proto/log.ts";
+import {
+  encodeErrorResponse,
+  encodeMessage,
+  encodeStartup,
+  MessageReader,
+  readStartup,
+  writeAll,
+} from "../proto/pgwire.ts";
+import { authenticatePassword, authenticateToken, canUse } from "./auth.ts";
+import type { PresenceRegistry } from "./presence.ts";
+import type { SessionBroker } from "./session_broker.ts";
+import type { Store, User } from "./store/store.ts";
+
+/** A client must finish its startup and password this fast. */
+const STARTUP_TIMEOUT_MS = 15_000;
+
+/** Largest password message accepted (a token is ~50 bytes). */
+const MAX_PASSWORD_BYTES = 4096;
+
+/** Startup parameters passed on to the agent (the rest are the gateway's or the agent's). */
+const FORWARDED_PARAMS = [
+  "application_name",
+  "client_encoding",
+  "DateStyle",
+  "TimeZone",
+  "options",
+];
+
+/** What the listener needs from the gateway. */
+export interface PostgresListenerContext {
+  store: Store;
+  presence: PresenceRegistry;
+  broker: SessionBroker;
+  log: Logger;
+}
+
+/** A running PostgreSQL listener. */
+export interface PostgresListener {
+  readonly addr: HostPort;
+  close(): void;
+}
+
+/** Listen for PostgreSQL clients on `addr`. */
+export function startPostgresListener(
+  addr: HostPort,
+  ctx: PostgresListenerContext,
+): PostgresListener {
+  const listener = Deno.listen({ hostname: addr.hostname, port: addr.port });
+  let closed = false;
+  (async () => {
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (closed || err instanceof Deno.errors.BadResource) return;
+        ctx.log.warn("postgres listener accept failed", { err });
+        continue;
+      }
+      conn.setNoDelay(true);
+      void serveClient(ctx, conn).catch((err) => {
+        ctx.log.debug("postgres client failed", { err });
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      });
+    }
+  })();
+  return {
+    addr: { hostname: listener.addr.hostname, port: listener.addr.port },
+    close() {
+      closed = true;
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    },
+  };
+}
+
+/** SQLSTATEs of the refusals, as PostgreSQL itself uses them. */
+const SQLSTATE = {
+  invalidPassword: "28P01",
+  invalidAuthorization: "28000",
+  unknownDatabase: "3D000",
+  cannotConnect: "08006",
+  protocolViolation: "08P01",
+} as const;
+
+async function fatal(conn: Deno.Conn, code: string, message: string): Promise<void> {
+  try {
+    await writeAll(conn, encodeErrorResponse("FATAL", code, message));
+  } catch {
+    // Client gone.
+  }
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+async function serveClient(ctx: PostgresListenerContext, conn: Deno.TcpConn): Promise<void> {
+  const timer = setTimeout(() => {
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }, STARTUP_TIMEOUT_MS);
+  let params: Record<string, string>;
+  let user: User;
+  try {
+    let first = await readStartup(conn);
+    // No TLS upgrade on this port (Deno cannot start server-side TLS on an
+    // accepted socket): refuse encryption, clients with sslmode=prefer go on.
+    for (let i = 0; i < 2 && (first?.kind === "ssl" || first?.kind === "gssenc"); i++) {
+      await writeAll(conn, new Uint8Array([0x4e]));
+      first = await readStartup(conn);
+    }
+    if (!first) return conn.close();
+    if (first.kind === "cancel") {
+      // Cancel keys belong to the backend behind the agent; a cancel here cannot be
+      // routed without a session, so it is dropped as PostgreSQL drops unknown keys.
+      return conn.close();
+    }
+    if (first.kind !== "startup") {
+      return await fatal(conn, SQLSTATE.protocolViolation, "unsupported startup request");
+    }
+    params = first.params;
+    const email = (params.user ?? "").toLowerCase();
+    const database = params.database || email;
+    if (!email) {
+      return await fatal(conn, SQLSTATE.invalidAuthorization, "no user name: use your hoop email");
+    }
+    // AuthenticationCleartextPassword: the password is a hoop token or the account password.
+    await writeAll(conn, encodeMessage("R", new Uint8Array([0, 0, 0, 3])));
+    const reader = new MessageReader(conn, { maxBodyBytes: MAX_PASSWORD_BYTES });
+    const msg = await reader.next();
+    if (!msg || msg.type !== "p") {
+      return await fatal(conn, SQLSTATE.protocolViolation, "expected a password message");
+    }
+    if (reader.takeBuffered().length) {
+      return await fatal(conn, SQLSTATE.protocolViolation, "unexpected data after the password");
+    }
+    const password = new TextDecoder().decode(msg.body).replace(/\0$/, "");
+    const found = await authenticate(ctx.store, email, password);
+    if (!found) {
+      ctx.log.info("postgres listener login refused", { user: email });
+      return await fatal(
+        conn,
+        SQLSTATE.invalidPassword,
+        `password authentication failed for user "${email}"`,
+      );
+    }
+    user = found;
+    const connection = await ctx.store.getConnectionByName(database);
+    if (!connection || !canUse(user, connection)) {
+      // Same answer for unknown and forbidden: a user learns nothing about connections they cannot use.
+      return await fatal(
+        conn,
+        SQLSTATE.unknownDatabase,
+        `connection "${database}" does not exist or you may not use it`,
+      );
+    }
+    if (connection.type !== "postgres") {
+      return await fatal(
+        conn,
+        SQLSTATE.unknownDatabase,
+        `connection "${database}" is of type ${connection.type}, not postgres`,
+      );
+    }
+    const agent = await ctx.store.getAgentById(connection.agentId);
+    if (!agent || !ctx.presence.get(agent.id)) {
+      return await fatal(
+        conn,
+        SQLSTATE.cannotConnect,
+        `connection "${database}": agent "${agent?.name ?? "?"}" is offline`,
+      );
+    }
+    const forwarded: Record<string, string> = { user: email, database };
+    for (const k of FORWARDED_PARAMS) if (params[k] !== undefined) forwarded[k] = params[k];
+    clearTimeout(timer);
+    await ctx.broker.open({
+      user,
+      connection,
+      agent,
+      verb: "connect",
+      local: {
+        conn,
+        prelude: encodeStartup(forwarded),
+        refuse: (message) =>
+          writeAll(conn, encodeErrorResponse("FATAL", SQLSTATE.cannotConnect, message)),
+      },
+    });
+  } catch (err) {
+    clearTimeout(timer);
+    if (err instanceof HoopError) return await fatal(conn, SQLSTATE.cannotConnect, err.message);
+    throw err;
+  }
+}
+
+async function authenticate(
+  store: Store,
+  email: string,
+  password: string,
+): Promise<User | undefined> {
+  if (password.startsWith("xtok-")) {
+    try {
+      const { user } = await authenticateToken(store, password);
+      return user.email === email ? user : undefined;
+    } catch (err) {
+      if (err instanceof HoopError && err.code === "unauthenticated") return undefined;
+      throw err;
+    }
+  }
+  return await authenticatePassword(store, email, password);
+}
