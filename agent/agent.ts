@@ -42,6 +42,11 @@ export const BACKOFF_MAX_MS = 15_000;
 /** A stream up this long resets the backoff. */
 export const BACKOFF_RESET_AFTER_MS = 60_000;
 
+/** A TLS failure that trusting the right CA would fix. */
+const TLS_TRUST_ERROR = /certificate|issuer|self[- ]signed|UnknownIssuer/i;
+const TLS_TRUST_HINT =
+  "set HOOP_TLSCA to the gateway's CA certificate (a file path or base64://PEM)";
+
 /** The one connection an embedded agent (`hoop run`) serves. */
 export interface EmbeddedConnection {
   name: string;
@@ -75,7 +80,7 @@ export type AgentExit =
 type AttemptResult =
   | { kind: "stopped" }
   | { kind: "unauthorized"; message: string }
-  | { kind: "retry"; message: string; onlineMs: number };
+  | { kind: "retry"; message: string; onlineMs: number; wasOnline?: boolean };
 
 /** `linux/amd64` style platform string, as Go's GOOS/GOARCH read. */
 export function platformString(): string {
@@ -104,10 +109,15 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
     if (result.onlineMs >= BACKOFF_RESET_AFTER_MS) backoff = BACKOFF_INITIAL_MS;
     // Jitter in [0.5, 1.0] x backoff so a fleet does not reconnect in lockstep.
     const delay = Math.round(backoff * (0.5 + Math.random() / 2));
-    if (result.message !== lastMessage) {
+    if (result.wasOnline) {
+      // "disconnected from the gateway" said why; the next failure opens a new outage.
+      lastMessage = "";
+      log.debug("reconnecting", { delay_ms: delay });
+    } else if (result.message !== lastMessage) {
       log.warn("gateway unreachable, retrying with backoff", {
         target: grpcTarget(opts.dsn),
         err: result.message,
+        hint: TLS_TRUST_ERROR.test(result.message) ? TLS_TRUST_HINT : undefined,
       });
       lastMessage = result.message;
     } else {
@@ -201,7 +211,7 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
       }
       resolve(
         result.kind === "retry"
-          ? { ...result, onlineMs: onlineAt ? Date.now() - onlineAt : 0 }
+          ? { ...result, onlineMs: onlineAt ? Date.now() - onlineAt : 0, wasOnline: onlineAt > 0 }
           : result,
       );
     };

@@ -369,3 +369,30 @@ export function parseTable(text: string): Record<string, string>[] {
 export function tempPath(name: string): string {
   return join(Deno.env.get("TMPDIR") ?? "/tmp", name);
 }
+
+/** A running `hoop connect NAME` and the local port it listens on. */
+export interface ConnectProcess extends HoopProcess {
+  readonly port: number;
+}
+
+/** Start `hoop connect NAME -p 0` and wait for its "listening on HOST:PORT" line. */
+export async function startConnect(
+  name: string,
+  opts: { env?: Record<string, string>; args?: string[] } = {},
+): Promise<ConnectProcess> {
+  const proc = spawnHoop(`connect ${name}`, ["connect", name, "-p", "0", ...(opts.args ?? [])], {
+    env: opts.env,
+  });
+  try {
+    const m = await Promise.race([
+      proc.log.waitFor(/listening on 127\.0\.0\.1:(\d+)/),
+      proc.status.then((s) => {
+        throw new Error(`hoop connect ${name} exited with ${s.code}:\n${proc.log.text}`);
+      }),
+    ]);
+    return { ...proc, port: Number(m[1]) };
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+}

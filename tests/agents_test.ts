@@ -50,7 +50,9 @@ function parseDsnOutput(stdout: string) {
 }
 
 /** The `admin get agents` rows, keyed by agent name. */
-async function agentRows(env: Record<string, string>): Promise<Map<string, Record<string, string>>> {
+async function agentRows(
+  env: Record<string, string>,
+): Promise<Map<string, Record<string, string>>> {
   const r = await hoopOk(["admin", "get", "agents"], { env });
   return new Map(parseTable(r.stdout).map((row) => [row.NAME, row]));
 }
@@ -87,23 +89,26 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
     const admin = await signupAdmin(gw);
     const env = admin.env;
 
-    await t.step("signup is closed after the first admin; a wrong password is refused", async () => {
-      const home = await Deno.makeTempDir({ prefix: "hoop-home-" });
-      const other = { ...gw!.env, HOOP_HOME: home };
-      const again = await hoop(["signup", "--email", "second@example.com", "--password-stdin"], {
-        env: other,
-        stdin: "another-password-1\n",
-      });
-      assert.notEqual(again.code, 0);
-      assert.match(again.stderr, /signup is closed/i);
-      const wrong = await hoop(["login", "--email", admin.email, "--password-stdin"], {
-        env: other,
-        stdin: "not-the-password\n",
-      });
-      assert.equal(wrong.code, 1, wrong.stderr);
-      assert.match(wrong.stderr, /password/i);
-      assert.doesNotMatch(wrong.stderr, /not-the-password/);
-    });
+    await t.step(
+      "signup is closed after the first admin; a wrong password is refused",
+      async () => {
+        const home = await Deno.makeTempDir({ prefix: "hoop-home-" });
+        const other = { ...gw!.env, HOOP_HOME: home };
+        const again = await hoop(["signup", "--email", "second@example.com", "--password-stdin"], {
+          env: other,
+          stdin: "another-password-1\n",
+        });
+        assert.notEqual(again.code, 0);
+        assert.match(again.stderr, /signup is closed/i);
+        const wrong = await hoop(["login", "--email", admin.email, "--password-stdin"], {
+          env: other,
+          stdin: "not-the-password\n",
+        });
+        assert.equal(wrong.code, 1, wrong.stderr);
+        assert.match(wrong.stderr, /password/i);
+        assert.doesNotMatch(wrong.stderr, /not-the-password/);
+      },
+    );
 
     let devKey = "";
     await t.step("create agent prints only a standard-mode DSN", async () => {
@@ -142,7 +147,9 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
       assert.equal(row.PLATFORM, "-");
       assert.equal(row.STATUS, "OFFLINE");
 
-      const json = JSON.parse((await hoopOk(["admin", "get", "agents", "-o", "json"], { env })).stdout);
+      const json = JSON.parse(
+        (await hoopOk(["admin", "get", "agents", "-o", "json"], { env })).stdout,
+      );
       assert.ok(Array.isArray(json));
       const dev = json.find((a: { name: string }) => a.name === "dev");
       assert.equal(dev.id, row.UID);
@@ -165,11 +172,17 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
         timeoutMs: 10_000,
         message: "dev never showed ONLINE",
       });
-      console.log(`time to ONLINE after the agent's "connected" line: ${Date.now() - connectedAt} ms (includes one CLI run)`);
+      console.log(
+        `time to ONLINE after the agent's "connected" line: ${
+          Date.now() - connectedAt
+        } ms (includes one CLI run)`,
+      );
       assert.match(row!.VERSION, /^\d+\.\d+\.\d+/);
       assert.notEqual(row!.HOSTNAME, "-");
       assert.match(row!.PLATFORM, /^(linux|darwin|windows)\/(amd64|arm64)$/);
-      const json = JSON.parse((await hoopOk(["admin", "get", "agents", "-o", "json"], { env })).stdout);
+      const json = JSON.parse(
+        (await hoopOk(["admin", "get", "agents", "-o", "json"], { env })).stdout,
+      );
       const d = json.find((a: { name: string }) => a.name === "dev");
       assert.equal(d.status, "ONLINE");
       assert.equal(d.platform, row!.PLATFORM);
@@ -180,7 +193,8 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
 
     let lateKey = "";
     await t.step("agents ride out a gateway restart on the same ports", async () => {
-      lateKey = parseDsnOutput((await hoopOk(["admin", "create", "agent", "late"], { env })).stdout).text;
+      lateKey =
+        parseDsnOutput((await hoopOk(["admin", "create", "agent", "late"], { env })).stdout).text;
       const before = gw!;
       const s = await before.stop();
       procs.delete(before);
@@ -189,11 +203,13 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
       await dev.log.waitFor(/disconnected from the gateway/);
 
       // An agent started while the gateway is down keeps retrying and says so once.
-      const late = track(await startAgent(lateKey, {
-        name: "agent-late",
-        waitOnline: false,
-        env: { HOOP_LOG_LEVEL: "debug" },
-      }));
+      const late = track(
+        await startAgent(lateKey, {
+          name: "agent-late",
+          waitOnline: false,
+          env: { HOOP_LOG_LEVEL: "debug" },
+        }),
+      );
       await waitFor(() => countLines(late.log.text, /DEBUG reconnecting/) >= 2, {
         timeoutMs: 15_000,
         message: "agent-late never retried twice",
@@ -255,7 +271,10 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
       );
       assert.ok(!(await agentRows(env)).has("dev"), "a deleted agent is no longer listed");
 
-      const again = await hoop(["start", "agent"], { env: { HOOP_KEY: devKey }, timeoutMs: 20_000 });
+      const again = await hoop(["start", "agent"], {
+        env: { HOOP_KEY: devKey },
+        timeoutMs: 20_000,
+      });
       assert.equal(again.code, 1, again.stderr);
       assert.match(again.stderr, /unauthorized/);
       assert.doesNotMatch(again.stderr, /xagt-/);
@@ -268,7 +287,9 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
       assert.match(dsn.key, /^xagt-/);
       const shown = await hoopOk(["admin", "get", "orgkeys"], { env });
       assert.ok(shown.stdout.includes(dsn.text), "get orgkeys shows the same DSN");
-      const json = JSON.parse((await hoopOk(["admin", "get", "orgkeys", "-o", "json"], { env })).stdout);
+      const json = JSON.parse(
+        (await hoopOk(["admin", "get", "orgkeys", "-o", "json"], { env })).stdout,
+      );
       assert.equal(json.dsn, dsn.text);
       const second = await hoop(["admin", "create", "orgkeys"], { env });
       assert.equal(second.code, 1);
@@ -317,7 +338,9 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
       assert.match(denied.stderr, /permission denied/i);
 
       const deadUrl = `http://127.0.0.1:${freePort()}`;
-      const down = await hoop(["admin", "get", "agents"], { env: { ...env, HOOP_API_URL: deadUrl } });
+      const down = await hoop(["admin", "get", "agents"], {
+        env: { ...env, HOOP_API_URL: deadUrl },
+      });
       assert.equal(down.code, 1);
       assert.ok(down.stderr.includes(deadUrl), `names the URL: ${down.stderr}`);
       assert.match(down.stderr, /Cannot reach the gateway API/);

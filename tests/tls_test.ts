@@ -90,6 +90,7 @@ Deno.test("user story: a TLS gateway serves the CLI and a grpcs:// agent that tr
       agents.push(agent);
       await agent.log.waitFor(/gateway unreachable/);
       assert.match(agent.log.text, /certificate|verify|issuer/i, "the log says why");
+      assert.match(agent.log.text, /HOOP_TLSCA/, "the log says what to set");
       assert.equal(agent.hasExited(), false, "it keeps retrying");
       assert.doesNotMatch(agent.log.text, /connected to the gateway/);
       assert.equal(await agentStatus(env, "secure"), "OFFLINE");

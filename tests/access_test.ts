@@ -1,0 +1,281 @@
+/**
+ * Users and access control, end to end: accounts made by an admin, groups
+ * that decide who sees and uses a connection, nothing reaching the agent on
+ * a refusal, and a deleted user cut off at once (token and live sessions).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  createUser,
+  type GatewayProcess,
+  hoop,
+  type HoopProcess,
+  hoopOk,
+  type Identity,
+  parseTable,
+  signupAdmin,
+  spawnHoop,
+  startAgent,
+  startGateway,
+  waitFor,
+} from "./_harness.ts";
+import { type PtyDriver, spawnHoopInPty } from "./_pty_driver.ts";
+
+interface ApiUser {
+  id: string;
+  email: string;
+  role: string;
+  groups: string[];
+  created_at: string;
+}
+
+interface ApiSession {
+  id: string;
+  user: string;
+  connection: string;
+  verb: string;
+  status: string;
+  exit_code: number | null;
+  error: string | null;
+}
+
+/** The token `hoop login` saved for an identity. */
+async function savedToken(id: Identity): Promise<string> {
+  const config = JSON.parse(await Deno.readTextFile(join(id.env.HOOP_HOME, "config.json")));
+  assert.ok(config.token, "hoop login saved no token");
+  return config.token;
+}
+
+/** Files the marker command created: one per run of the connection's command on the agent. */
+function markers(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name);
+}
+
+Deno.test("users, groups and access: who may use what, and a deleted user is cut off", async (t) => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  let gw: GatewayProcess | undefined;
+  try {
+    gw = await startGateway();
+    cleanups.push(() => gw!.stop());
+    const admin = await signupAdmin(gw);
+    const key = (await hoopOk(["admin", "create", "agent", "dev"], { env: admin.env })).stdout
+      .trim();
+    // Debug logs name every session the agent serves (`sid=`): the proof that none arrived.
+    const agent = await startAgent(key, { env: { HOOP_LOG_LEVEL: "debug" } });
+    cleanups.push(() => agent.stop());
+
+    const markerDir = await Deno.makeTempDir({ prefix: "hoop-marker-" });
+    cleanups.push(() => Deno.remove(markerDir, { recursive: true }));
+    await hoopOk([
+      "admin",
+      "create",
+      "connection",
+      "secret",
+      "--agent",
+      "dev",
+      "--command",
+      `sh -c "touch ${markerDir}/ran-$$; cat"`,
+      "--groups",
+      "g1",
+    ], { env: admin.env });
+    await hoopOk(
+      ["admin", "create", "connection", "shared", "--agent", "dev", "--command", "sh", "--groups", "g2"],
+      { env: admin.env },
+    );
+
+    let carol: Identity | undefined;
+    let alice: Identity | undefined;
+    let bob: Identity | undefined;
+
+    await t.step("create user prints a one-time password that works for hoop login", async () => {
+      const r = await hoopOk(
+        ["admin", "create", "user", "Carol@Example.com", "--role", "user", "--groups", "g1,ops"],
+        { env: admin.env },
+      );
+      const lines = r.stdout.split("\n").filter((l) => l !== "");
+      assert.equal(lines.length, 1, `stdout must hold only the password, got ${r.stdout}`);
+      const password = lines[0].trim();
+      assert.ok(password.length >= 12, "generated password is short");
+      assert.match(r.stderr, /Created user "Carol@Example.com"/);
+      assert.ok(!r.stderr.includes(password), "the password leaked to stderr");
+
+      const home = await Deno.makeTempDir({ prefix: "hoop-home-" });
+      const env = { ...gw!.env, HOOP_HOME: home };
+      const bad = await hoop(["login", "--email", "carol@example.com", "--password-stdin"], {
+        env,
+        stdin: "not-the-password\n",
+      });
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.stderr, /wrong email or password/);
+      await hoopOk(["login", "--email", "carol@example.com", "--password-stdin"], {
+        env,
+        stdin: password + "\n",
+      });
+      carol = { email: "carol@example.com", password, env };
+      const conns = parseTable((await hoopOk(["admin", "get", "connections"], { env })).stdout);
+      assert.deepEqual(conns.map((c) => c.NAME), ["secret"]);
+    });
+
+    await t.step("create user --password-stdin prints nothing on stdout", async () => {
+      const r = await hoopOk(
+        ["admin", "create", "user", "dave@example.com", "--groups", "g2", "--password-stdin"],
+        { env: admin.env, stdin: "dave-password-1\n" },
+      );
+      assert.equal(r.stdout, "");
+      const home = await Deno.makeTempDir({ prefix: "hoop-home-" });
+      await hoopOk(["login", "--email", "dave@example.com", "--password-stdin"], {
+        env: { ...gw!.env, HOOP_HOME: home },
+        stdin: "dave-password-1\n",
+      });
+      alice = await createUser(gw!, admin, "alice@example.com", { groups: ["g1"] });
+      bob = await createUser(gw!, admin, "bob@example.com", { groups: ["g2"] });
+    });
+
+    await t.step("get users lists accounts as a table and as JSON", async () => {
+      const rows = parseTable((await hoopOk(["admin", "get", "users"], { env: admin.env })).stdout);
+      const byEmail = new Map(rows.map((r) => [r.EMAIL, r]));
+      assert.equal(byEmail.get("admin@example.com")?.ROLE, "admin");
+      assert.equal(byEmail.get("carol@example.com")?.ROLE, "user");
+      assert.equal(byEmail.get("carol@example.com")?.GROUPS, "g1,ops");
+      assert.equal(byEmail.get("bob@example.com")?.GROUPS, "g2");
+      assert.equal(rows.length, 5);
+
+      const out = (await hoopOk(["admin", "get", "users", "-o", "json"], { env: admin.env }))
+        .stdout;
+      const users = JSON.parse(out) as ApiUser[];
+      const carolJson = users.find((u) => u.email === "carol@example.com");
+      assert.deepEqual(carolJson?.groups, ["g1", "ops"]);
+      assert.equal(carolJson?.role, "user");
+      assert.ok(carolJson?.id && carolJson.created_at);
+      assert.ok(!/password|hash/i.test(out), "user JSON exposes password material");
+
+      // A user is not an admin: the user list is refused.
+      const denied = await hoop(["admin", "get", "users"], { env: alice!.env });
+      assert.equal(denied.code, 1);
+      assert.match(denied.stderr, /needs the admin role/);
+    });
+
+    await t.step("a duplicate user is refused", async () => {
+      const r = await hoop(["admin", "create", "user", "CAROL@example.com", "--groups", "g9"], {
+        env: admin.env,
+      });
+      assert.equal(r.code, 1);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, /Cannot create user "carol@example.com": .*already exists/);
+    });
+
+    await t.step("a user outside the groups neither sees nor reaches the connection", async () => {
+      const bobConns = parseTable(
+        (await hoopOk(["admin", "get", "connections"], { env: bob!.env })).stdout,
+      );
+      assert.deepEqual(bobConns.map((c) => c.NAME), ["shared"]);
+
+      const connect = await hoop(["connect", "secret", "-p", "0"], { env: bob!.env });
+      assert.notEqual(connect.code, 0);
+      assert.match(connect.stderr, /Access denied to connection "secret"/);
+
+      const exec = await hoop(["exec", "secret", "-i", "hello"], { env: bob!.env });
+      assert.equal(exec.code, 255);
+      assert.equal(exec.stdout, "");
+      assert.match(exec.stderr, /Access denied to connection "secret"/);
+
+      // A client that skips the CLI's checks and asks for a session directly is refused too.
+      for (const verb of ["exec", "console"]) {
+        const res = await fetch(`${gw!.apiUrl}/api/sessions`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${await savedToken(bob!)}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify({ connection: "secret", verb }),
+        });
+        const body = await res.json();
+        assert.equal(res.status, 403);
+        assert.equal(body.error.code, "permission_denied");
+        assert.match(body.error.message, /Access denied/);
+      }
+
+      // Nothing reached the agent: no command ran, the agent served no session, none recorded.
+      assert.deepEqual(markers(markerDir), []);
+      assert.doesNotMatch(agent.log.text, /sid=/);
+      const sessions = JSON.parse(
+        (await hoopOk(["admin", "get", "sessions", "-o", "json"], { env: admin.env })).stdout,
+      ) as ApiSession[];
+      assert.deepEqual(sessions, []);
+    });
+
+    await t.step("a user in the connection's group and an admin may use it", async () => {
+      const r = await hoopOk(["exec", "secret", "-i", "hello from alice"], { env: alice!.env });
+      assert.equal(r.stdout, "hello from alice");
+      assert.equal(markers(markerDir).length, 1);
+      await waitFor(() => /exec exited.*sid=|sid=.*exec exited/.test(agent.log.text), {
+        message: "the agent never logged the allowed session",
+      });
+
+      const adminConns = parseTable(
+        (await hoopOk(["admin", "get", "connections"], { env: admin.env })).stdout,
+      );
+      assert.deepEqual(adminConns.map((c) => c.NAME).sort(), ["secret", "shared"]);
+      const a = await hoopOk(["exec", "secret", "-i", "hello from admin"], { env: admin.env });
+      assert.equal(a.stdout, "hello from admin");
+      assert.equal(markers(markerDir).length, 2);
+    });
+
+    await t.step("deleting a user revokes their token and ends their live sessions", async () => {
+      // A long exec and an interactive console, both bob's.
+      const exec: HoopProcess = spawnHoop("bob exec", [
+        "exec",
+        "shared",
+        "-i",
+        "echo exec-started; exec sleep 60",
+      ], { env: bob!.env });
+      cleanups.push(() => exec.stop());
+      const pty: PtyDriver = spawnHoopInPty(["connect", "shared"], { env: bob!.env });
+      cleanups.push(() => pty.close(5000));
+      await exec.log.waitFor(/exec-started/);
+      await pty.type("echo console-$((6*7))\r");
+      await pty.waitFor("console-42");
+
+      await hoopOk(["admin", "delete", "user", "bob@example.com"], { env: admin.env });
+
+      const execStatus = await Promise.race([
+        exec.status,
+        new Promise<undefined>((r) => setTimeout(r, 10_000)),
+      ]);
+      assert.ok(execStatus, "bob's exec did not end after the user was deleted");
+      assert.notEqual(execStatus.code, 0);
+      const ptyStatus = await pty.close(10_000);
+      assert.notEqual(ptyStatus.code, 0);
+      assert.equal(ptyStatus.signal, null, "the console was killed, it did not end by itself");
+
+      const get = await hoop(["admin", "get", "connections"], { env: bob!.env });
+      assert.equal(get.code, 1);
+      assert.match(get.stderr, /token is not valid|no longer exists|Not logged in/i);
+      const again = await hoop(["exec", "shared", "-i", "echo hi"], { env: bob!.env });
+      assert.equal(again.code, 255);
+      assert.equal(again.stdout, "");
+      assert.match(again.stderr, /token is not valid|no longer exists|Not logged in/i);
+      assert.match(again.stderr, /hoop login/);
+
+      // The cut sessions are recorded as errors with the reason.
+      const sessions = await waitFor(async () => {
+        const list = JSON.parse(
+          (await hoopOk(
+            ["admin", "get", "sessions", "--user", "bob@example.com", "-o", "json"],
+            { env: admin.env },
+          )).stdout,
+        ) as ApiSession[];
+        return list.length === 2 && list.every((s) => s.status !== "open") && list;
+      }, { message: "bob's sessions were not closed" });
+      assert.deepEqual(sessions.map((s) => s.verb).sort(), ["console", "exec"]);
+      for (const s of sessions) {
+        assert.equal(s.status, "error");
+        assert.match(s.error ?? "", /bob@example.com.*deleted/);
+      }
+      const users = parseTable((await hoopOk(["admin", "get", "users"], { env: admin.env })).stdout);
+      assert.ok(!users.some((u) => u.EMAIL === "bob@example.com"));
+    });
+  } finally {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  }
+});
