@@ -75,11 +75,14 @@ export interface AgentOptions {
 /** Why {@linkcode runAgent} returned. */
 export type AgentExit =
   | { reason: "stopped" }
-  | { reason: "unauthorized"; message: string };
+  | { reason: "unauthorized"; message: string }
+  /** The gateway refused what the agent publishes (a taken name, a standard key for hoop run). */
+  | { reason: "refused"; message: string };
 
 type AttemptResult =
   | { kind: "stopped" }
   | { kind: "unauthorized"; message: string }
+  | { kind: "refused"; message: string }
   | { kind: "retry"; message: string; onlineMs: number; wasOnline?: boolean };
 
 /** `linux/amd64` style platform string, as Go's GOOS/GOARCH read. */
@@ -94,7 +97,9 @@ export function platformString(): string {
 
 /** Run the agent until it is stopped or its key is refused. */
 export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
-  const log = opts.log ?? rootLog.with({ component: "agent", agent: opts.dsn.name });
+  // Org-key DSNs all carry the name "org": name an embedded agent after its connection.
+  const log = opts.log ??
+    rootLog.with({ component: "agent", agent: opts.embedded?.name ?? opts.dsn.name });
   let backoff = BACKOFF_INITIAL_MS;
   let lastMessage = "";
   for (;;) {
@@ -105,6 +110,10 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
     if (result.kind === "unauthorized") {
       log.error("key revoked or unknown: the agent stops", { detail: result.message });
       return { reason: "unauthorized", message: result.message };
+    }
+    if (result.kind === "refused") {
+      log.error("the gateway refused this agent: it stops", { detail: result.message });
+      return { reason: "refused", message: result.message };
     }
     if (result.onlineMs >= BACKOFF_RESET_AFTER_MS) backoff = BACKOFF_INITIAL_MS;
     // Jitter in [0.5, 1.0] x backoff so a fleet does not reconnect in lockstep.
@@ -280,7 +289,7 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
         err.code === grpc.status.INVALID_ARGUMENT || err.code === grpc.status.ALREADY_EXISTS
       ) {
         // The gateway refused what we publish; retrying will not change it.
-        finish({ kind: "unauthorized", message: err.details });
+        finish({ kind: "refused", message: err.details });
       } else {
         finish({ kind: "retry", message: err.details || err.message, onlineMs: 0 });
       }

@@ -11,7 +11,6 @@ import { validateName } from "../proto/dsn.ts";
 import { HoopError } from "../proto/errors.ts";
 import {
   AGENT_KEY_METADATA,
-  AGENT_MODE_METADATA,
   AGENT_NAME_METADATA,
   type GatewayControlCall,
 } from "../proto/grpc_service.ts";
@@ -121,7 +120,7 @@ export async function handleControlStream(
   const log = ctx.log.with({ agent: agent.name });
   let lastHeard = Date.now();
   let closed = false;
-  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let heartbeat: ReturnType<typeof setInterval> | undefined = undefined;
 
   const link: AgentLink = {
     agentId: agent.id,
@@ -134,11 +133,13 @@ export async function handleControlStream(
     },
     close(reason: CloseReason): void {
       if (closed) return;
+      // Clean up first: ending the call emits "error"/"end", whose handlers
+      // would otherwise record a vaguer reason.
+      cleanup(`closed: ${reason}`);
       const type = reason === "revoked" ? PacketType.REVOKED : PacketType.SHUTDOWN;
       call.write(makePacket(type, { reason }));
       if (reason === "revoked") fail(call, grpc.status.UNAUTHENTICATED, UNAUTHORIZED_MESSAGE);
       else call.end();
-      cleanup(`closed: ${reason}`);
     },
   };
 
@@ -157,6 +158,30 @@ export async function handleControlStream(
     }
   };
 
+  // Listen before the first await below: an agent that drops out during
+  // registration must not stay ONLINE until the heartbeat timeout.
+  call.on("end", () => {
+    cleanup("stream ended");
+    try {
+      call.end();
+    } catch {
+      // Already ended.
+    }
+  });
+  call.on(
+    "error",
+    (err: Partial<grpc.ServiceError>) => cleanup(`stream error: ${err.details ?? err.message}`),
+  );
+  call.on("cancelled", () => cleanup("stream cancelled"));
+  call.on("close", () => cleanup("stream closed"));
+  if (call.cancelled || call.destroyed || call.readableEnded) {
+    // Gone before it was ONLINE: nothing to undo (and another link of the
+    // same agent, if any, keeps its sessions).
+    closed = true;
+    log.info("agent left during registration");
+    return;
+  }
+
   const prior = ctx.presence.add(link);
   prior?.close("replaced");
   const now = new Date().toISOString();
@@ -173,6 +198,17 @@ export async function handleControlStream(
     // Deleted between authentication and now: treat as revoked.
     log.warn("agent vanished during registration", { err });
     link.close("revoked");
+    return;
+  }
+  if (closed) {
+    // The stream ended while ONLINE was being written; cleanup's OFFLINE may
+    // have landed first, so write it again, after ONLINE.
+    if (!ctx.presence.get(agent.id)) {
+      await ctx.store.updateAgentPresence(agent.id, {
+        status: "OFFLINE",
+        seenAt: new Date().toISOString(),
+      }).catch((err) => log.debug("cannot mark agent offline", { err }));
+    }
     return;
   }
   link.send(makePacket(PacketType.WELCOME, {
@@ -218,17 +254,6 @@ export async function handleControlStream(
         log.debug("ignored packet", { type: p.type });
     }
   });
-  call.on("end", () => {
-    cleanup("stream ended");
-    try {
-      call.end();
-    } catch {
-      // Already ended.
-    }
-  });
-  call.on("error", (err: Error) => cleanup(`stream error: ${err.message}`));
-  call.on("cancelled", () => cleanup("stream cancelled"));
-  call.on("close", () => cleanup("stream closed"));
 }
 
 /**
@@ -308,9 +333,8 @@ async function resolveAgent(
       createdAt: new Date().toISOString(),
     });
   }
-  const modeHint = call.metadata.get(AGENT_MODE_METADATA)[0]?.toString();
   if (published) {
-    if (identity.kind === "agent" && agent.mode !== "embedded" && modeHint !== "embedded") {
+    if (identity.kind === "agent" && agent.mode !== "embedded") {
       throw new HoopError(
         "invalid_argument",
         `Agent "${agent.name}" has a standard key: "hoop run" needs the org key or a key with mode=embedded`,

@@ -33,10 +33,12 @@ Deno.test({
     const ports = { grpc: freePort(), api: freePort(), data: freePort() };
     const gw = await startGateway({ databaseUrl, ports });
     let gw2: Awaited<ReturnType<typeof startGateway>> | undefined;
+    let home: string | undefined;
     try {
       assert.match(gw.log.text, /store=postgres/);
       const admin = await signupAdmin(gw);
       const env = admin.env;
+      home = env.HOOP_HOME;
       const key = (await hoopOk(["admin", "create", "agent", "pg-agent"], { env })).stdout.trim();
       assert.match(
         key,
@@ -76,7 +78,9 @@ Deno.test({
     } finally {
       await gw2?.stop();
       await gw.stop();
-      await Deno.remove(gw.dataDir, { recursive: true }).catch(() => {});
+      for (const dir of [gw.dataDir, home]) {
+        if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
     }
   },
 });

@@ -79,6 +79,12 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
   const ports = { grpc: freePort(), api: freePort(), data: freePort() };
   const dataDir = await Deno.makeTempDir({ prefix: "hoop-gw-" });
   const procs = new Set<HoopProcess>();
+  const homes: string[] = [];
+  const tempHome = async (): Promise<string> => {
+    const home = await Deno.makeTempDir({ prefix: "hoop-home-" });
+    homes.push(home);
+    return home;
+  };
   let gw: GatewayProcess | undefined;
   const track = <P extends HoopProcess>(p: P): P => {
     procs.add(p);
@@ -87,12 +93,13 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
   try {
     gw = track(await startGateway({ dataDir, ports }));
     const admin = await signupAdmin(gw);
+    homes.push(admin.env.HOOP_HOME);
     const env = admin.env;
 
     await t.step(
       "signup is closed after the first admin; a wrong password is refused",
       async () => {
-        const home = await Deno.makeTempDir({ prefix: "hoop-home-" });
+        const home = await tempHome();
         const other = { ...gw!.env, HOOP_HOME: home };
         const again = await hoop(["signup", "--email", "second@example.com", "--password-stdin"], {
           env: other,
@@ -168,14 +175,17 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
       dev = track(await startAgent(devKey, { name: "agent-dev" }));
       const connectedAt = logTime(dev.log.text, /connected to the gateway/);
       let row: Record<string, string> | undefined;
-      await waitFor(async () => (row = (await agentRows(env)).get("dev"))?.STATUS === "ONLINE", {
-        timeoutMs: 10_000,
-        message: "dev never showed ONLINE",
-      });
+      let seenBy = 0;
+      await waitFor(async () => {
+        const started = Date.now();
+        row = (await agentRows(env)).get("dev");
+        seenBy = started;
+        return row?.STATUS === "ONLINE";
+      }, { timeoutMs: 10_000, message: "dev never showed ONLINE" });
       console.log(
-        `time to ONLINE after the agent's "connected" line: ${
-          Date.now() - connectedAt
-        } ms (includes one CLI run)`,
+        `time to ONLINE: "hoop admin get agents" started ${seenBy - connectedAt} ms after ` +
+          `the agent's "connected" line showed it ONLINE (${Date.now() - connectedAt} ms ` +
+          `including that CLI run)`,
       );
       assert.match(row!.VERSION, /^\d+\.\d+\.\d+/);
       assert.notEqual(row!.HOSTNAME, "-");
@@ -222,6 +232,11 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
       );
       assert.match(late.log.text, new RegExp(`gateway unreachable.*127\\.0\\.0\\.1:${ports.grpc}`));
       assert.equal(dev.hasExited(), false, "the running agent exited while the gateway was down");
+      assert.doesNotMatch(
+        dev.log.text,
+        /gateway unreachable.*shutting down/,
+        "a clean gateway shutdown is not reported as unreachable",
+      );
 
       gw = track(await startGateway({ dataDir, ports, name: "gateway-2" }));
       await late.log.waitFor(/connected to the gateway/, RECONNECT_DEADLINE_MS);
@@ -314,6 +329,9 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
       const first = malformed.stderr.split("\n")[0];
       assert.match(first, /Invalid HOOP_KEY: .*auth key/);
       assert.doesNotMatch(malformed.stderr, /xagt-short/, "the key is not echoed");
+      const noScheme = await hoop(["start", "agent"], { env: { HOOP_KEY: "not-a-dsn" } });
+      assert.equal(noScheme.code, 2);
+      assert.match(noScheme.stderr.split("\n")[0], /Invalid HOOP_KEY: .*scheme/);
 
       const random = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
         .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
@@ -326,13 +344,14 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
     });
 
     await t.step("admin commands explain login, permissions and an unreachable API", async () => {
-      const home = await Deno.makeTempDir({ prefix: "hoop-home-" });
+      const home = await tempHome();
       const anon = await hoop(["admin", "get", "agents"], { env: { ...gw!.env, HOOP_HOME: home } });
       assert.equal(anon.code, 1);
       assert.match(anon.stderr, /Not logged in/);
       assert.match(anon.stderr, /hoop login/);
 
       const user = await createUser(gw!, admin, "user@example.com");
+      homes.push(user.env.HOOP_HOME);
       const denied = await hoop(["admin", "get", "agents"], { env: user.env });
       assert.equal(denied.code, 1);
       assert.match(denied.stderr, /permission denied/i);
@@ -347,7 +366,7 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
     });
 
     await t.step("after logout admin commands say not logged in", async () => {
-      const home = await Deno.makeTempDir({ prefix: "hoop-home-" });
+      const home = await tempHome();
       const fresh = { ...gw!.env, HOOP_HOME: home };
       await hoopOk(["login", "--email", admin.email, "--password-stdin"], {
         env: fresh,
@@ -362,6 +381,8 @@ Deno.test("user story: an admin runs agents through key creation, restarts and r
     });
   } finally {
     for (const p of [...procs].reverse()) await p.stop();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    for (const dir of [dataDir, ...homes]) {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
   }
 });

@@ -34,8 +34,10 @@ Deno.test("user story: a TLS gateway serves the CLI and a grpcs:// agent that tr
   });
   assert.match(gw.apiUrl, /^https:\/\//);
   const agents: HoopProcess[] = [];
+  const dirs = [gw.dataDir];
   try {
     const untrusted = { ...gw.env, HOOP_HOME: await Deno.makeTempDir({ prefix: "hoop-home-" }) };
+    dirs.push(untrusted.HOOP_HOME);
 
     await t.step("the CLI without HOOP_TLSCA gives a clear certificate error", async () => {
       const r = await hoop(["signup", "--email", "admin@example.com", "--password-stdin"], {
@@ -50,6 +52,7 @@ Deno.test("user story: a TLS gateway serves the CLI and a grpcs:// agent that tr
 
     const admin = await signupAdmin({ ...gw, env: { ...gw.env, HOOP_TLSCA: certs.caCertFile } });
     const env = admin.env;
+    dirs.push(env.HOOP_HOME);
 
     let key = "";
     await t.step("HOOP_TLSCA as a file and as base64:// both work; DSNs say grpcs", async () => {
@@ -99,5 +102,7 @@ Deno.test("user story: a TLS gateway serves the CLI and a grpcs:// agent that tr
     });
   } finally {
     for (const a of agents) await a.stop();
+    await gw.stop();
+    for (const dir of dirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

@@ -44,6 +44,7 @@ Examples:
     });
     const exit = await runAgent({ dsn, tlsCa, signal: stop.signal });
     stop.abort();
+    if (exit.reason === "refused") throw new HoopError("failed_precondition", exit.message);
     if (exit.reason === "unauthorized") {
       throw new HoopError(
         "unauthenticated",
