@@ -1,4 +1,3 @@
-import { runAgent } from "../../agent/agent.ts";
 import { parseDsn } from "../../proto/dsn.ts";
 import { HoopError } from "../../proto/errors.ts";
 import { loadTlsCa } from "../api_client.ts";
@@ -42,6 +41,8 @@ Examples:
     void waitForShutdownSignal(stop.signal).then((sig) => {
       if (sig) stop.abort();
     });
+    // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
+    const { runAgent } = await import("../../agent/agent.ts");
     const exit = await runAgent({ dsn, tlsCa, signal: stop.signal });
     stop.abort();
     if (exit.reason === "refused") throw new HoopError("failed_precondition", exit.message);

@@ -1,4 +1,3 @@
-import { startGateway } from "../../gateway/gateway.ts";
 import { invalidArgument } from "../../proto/errors.ts";
 import { type Command, type FlagValues, stringFlag } from "../command.ts";
 import type { Context } from "../context.ts";
@@ -90,6 +89,8 @@ Examples:
     const v = (flag: string, env: string) => setting(ctx, args.values, flag, env);
     const ttl = ctx.env("HOOP_TOKEN_TTL");
     const audit = ctx.env("HOOP_AUDIT_MAX_BYTES");
+    // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
+    const { startGateway } = await import("../../gateway/gateway.ts");
     const gateway = await startGateway({
       grpcListen: v("grpc-listen", "HOOP_GRPC_LISTEN"),
       apiListen: v("api-listen", "HOOP_API_LISTEN"),
