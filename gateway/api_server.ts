@@ -10,6 +10,7 @@
 import { formatDsn, validateName } from "../proto/dsn.ts";
 import {
   alreadyExists,
+  failedPrecondition,
   HoopError,
   invalidArgument,
   notFound,
@@ -574,7 +575,12 @@ route("DELETE", "/api/users/{email}", async (ctx, r) => {
   const email = normalizeEmail(r.params[0]);
   const user = await ctx.store.getUserByEmail(email);
   if (!user) throw notFound(`Cannot delete user "${email}": no user with that email`);
-  if (user.id === admin.id) throw invalidArgument(`Cannot delete user "${email}": that is you`);
+  if (user.id === admin.id) {
+    // Not a usage error (exit 2): the request is well-formed, the gateway's state forbids it.
+    throw failedPrecondition(`Cannot delete user "${email}": that is you`, {
+      hint: "ask another admin to delete this account",
+    });
+  }
   await ctx.store.deleteUser(email);
   ctx.broker.endUserSessions(user.id, `user "${email}" was deleted`);
   ctx.log.info("user deleted", { user: email });
@@ -590,7 +596,8 @@ route("GET", "/api/sessions", async (ctx, r) => {
     throw invalidArgument(`Invalid limit "${limitText}": use a whole number from 1 to 10000`);
   }
   const sessions = await ctx.store.listSessions({
-    userEmail: q.get("user") ?? undefined,
+    // Emails are stored lower-cased; match the filter the same way.
+    userEmail: q.get("user")?.trim().toLowerCase() || undefined,
     connectionName: q.get("connection") ?? undefined,
     limit,
   });

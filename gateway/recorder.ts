@@ -38,6 +38,8 @@ export class SessionRecorder {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> = Promise.resolve();
   #finished = false;
+  /** Set by the first `finish`; later callers wait for the same write. */
+  #finishing: Promise<void> | undefined;
 
   constructor(store: Store, sessionId: string, opts: { log: Logger; maxBytes?: number }) {
     this.#store = store;
@@ -105,13 +107,22 @@ export class SessionRecorder {
     return this.#flushing;
   }
 
-  /** Flush everything and close the session row; idempotent. */
-  async finish(
+  /**
+   * Flush everything and close the session row; idempotent. Every caller
+   * returns only once the row is written (the first caller's end wins), so
+   * any of them may report the session closed.
+   */
+  finish(end: Omit<SessionEnd, "bytesIn" | "bytesOut" | "truncated" | "endedAt">): Promise<void> {
+    this.#finishing ??= this.#finish(end);
+    return this.#finishing;
+  }
+
+  async #finish(
     end: Omit<SessionEnd, "bytesIn" | "bytesOut" | "truncated" | "endedAt">,
   ): Promise<void> {
-    if (this.#finished) return;
-    await this.flush();
+    // Events recorded from here on would land after the closed row; the session is over.
     this.#finished = true;
+    await this.flush();
     try {
       await this.#store.finishSession(this.sessionId, {
         ...end,

@@ -9,8 +9,8 @@ import {
   createUser,
   type GatewayProcess,
   hoop,
-  type HoopProcess,
   hoopOk,
+  type HoopProcess,
   type Identity,
   parseTable,
   signupAdmin,
@@ -20,6 +20,7 @@ import {
   waitFor,
 } from "./_harness.ts";
 import { type PtyDriver, spawnHoopInPty } from "./_pty_driver.ts";
+import { killPid } from "./_audit_scenarios.ts";
 
 interface ApiUser {
   id: string;
@@ -51,6 +52,17 @@ function markers(dir: string): string[] {
   return [...Deno.readDirSync(dir)].map((e) => e.name);
 }
 
+/** The promise's value, or `undefined` when it takes longer than `ms`. */
+async function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((r) => timer = setTimeout(() => r(undefined), ms));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 Deno.test("users, groups and access: who may use what, and a deleted user is cut off", async (t) => {
   const cleanups: (() => Promise<unknown>)[] = [];
   let gw: GatewayProcess | undefined;
@@ -79,11 +91,21 @@ Deno.test("users, groups and access: who may use what, and a deleted user is cut
       "g1",
     ], { env: admin.env });
     await hoopOk(
-      ["admin", "create", "connection", "shared", "--agent", "dev", "--command", "sh", "--groups", "g2"],
+      [
+        "admin",
+        "create",
+        "connection",
+        "shared",
+        "--agent",
+        "dev",
+        "--command",
+        "sh",
+        "--groups",
+        "g2",
+      ],
       { env: admin.env },
     );
 
-    let carol: Identity | undefined;
     let alice: Identity | undefined;
     let bob: Identity | undefined;
 
@@ -111,7 +133,6 @@ Deno.test("users, groups and access: who may use what, and a deleted user is cut
         env,
         stdin: password + "\n",
       });
-      carol = { email: "carol@example.com", password, env };
       const conns = parseTable((await hoopOk(["admin", "get", "connections"], { env })).stdout);
       assert.deepEqual(conns.map((c) => c.NAME), ["secret"]);
     });
@@ -227,21 +248,20 @@ Deno.test("users, groups and access: who may use what, and a deleted user is cut
         "exec",
         "shared",
         "-i",
-        "echo exec-started; exec sleep 60",
+        "echo exec-started $$; exec sleep 60",
       ], { env: bob!.env });
       cleanups.push(() => exec.stop());
+      const pid = Number((await exec.log.waitFor(/exec-started (\d+)/))[1]);
+      // The agent does not stop an exec whose stdin has ended when its session is cut.
+      cleanups.push(() => killPid(pid));
       const pty: PtyDriver = spawnHoopInPty(["connect", "shared"], { env: bob!.env });
       cleanups.push(() => pty.close(5000));
-      await exec.log.waitFor(/exec-started/);
       await pty.type("echo console-$((6*7))\r");
       await pty.waitFor("console-42");
 
       await hoopOk(["admin", "delete", "user", "bob@example.com"], { env: admin.env });
 
-      const execStatus = await Promise.race([
-        exec.status,
-        new Promise<undefined>((r) => setTimeout(r, 10_000)),
-      ]);
+      const execStatus = await within(exec.status, 10_000);
       assert.ok(execStatus, "bob's exec did not end after the user was deleted");
       assert.notEqual(execStatus.code, 0);
       const ptyStatus = await pty.close(10_000);
@@ -265,15 +285,23 @@ Deno.test("users, groups and access: who may use what, and a deleted user is cut
             { env: admin.env },
           )).stdout,
         ) as ApiSession[];
-        return list.length === 2 && list.every((s) => s.status !== "open") && list;
-      }, { message: "bob's sessions were not closed" });
+        return list.length === 2 && list.every((s) => s.status !== "open") ? list : undefined;
+      }, { message: "bob's sessions were not closed" }) as ApiSession[];
       assert.deepEqual(sessions.map((s) => s.verb).sort(), ["console", "exec"]);
       for (const s of sessions) {
         assert.equal(s.status, "error");
         assert.match(s.error ?? "", /bob@example.com.*deleted/);
       }
-      const users = parseTable((await hoopOk(["admin", "get", "users"], { env: admin.env })).stdout);
+      const users = parseTable(
+        (await hoopOk(["admin", "get", "users"], { env: admin.env })).stdout,
+      );
       assert.ok(!users.some((u) => u.EMAIL === "bob@example.com"));
+      const gone = await hoop(["admin", "delete", "user", "bob@example.com"], { env: admin.env });
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /Cannot delete user "bob@example.com": no user with that email/);
+      const self = await hoop(["admin", "delete", "user", "admin@example.com"], { env: admin.env });
+      assert.equal(self.code, 1);
+      assert.match(self.stderr, /Cannot delete user "admin@example.com": that is you/);
     });
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => {});

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { log } from "../proto/log.ts";
+import { SessionRecorder } from "./recorder.ts";
+import type { SessionEnd, SessionEvent, Store } from "./store/store.ts";
+
+/** The two store calls the recorder makes, kept in memory; writes can be held open. */
+function fakeStore() {
+  const events: SessionEvent[] = [];
+  const ends: SessionEnd[] = [];
+  let release = () => {};
+  let held = Promise.resolve();
+  const store = {
+    async appendSessionEvents(_id: string, batch: SessionEvent[]) {
+      await held;
+      events.push(...batch);
+    },
+    finishSession(_id: string, end: SessionEnd) {
+      ends.push(end);
+      return Promise.resolve();
+    },
+  } as unknown as Store;
+  return {
+    store,
+    events,
+    ends,
+    hold() {
+      held = new Promise((r) => release = r);
+    },
+    release: () => release(),
+  };
+}
+
+Deno.test("SessionRecorder.record() cuts data at the cap and flags the session truncated", async () => {
+  const f = fakeStore();
+  const rec = new SessionRecorder(f.store, "s1", { log, maxBytes: 10 });
+  rec.record("o", "0123456");
+  rec.record("o", "789abcdef");
+  rec.record("e", "more");
+  assert.equal(rec.truncated, true);
+  await rec.finish({ status: "done", exitCode: 0, error: null });
+  const data = f.events.filter((e) => e.kind !== "info").map((e) =>
+    new TextDecoder().decode(e.data)
+  );
+  assert.deepEqual(data, ["0123456", "789"]);
+  assert.ok(f.events.some((e) => e.kind === "info"));
+  assert.deepEqual(f.events.map((e) => e.seq), [0, 1, 2]);
+  assert.equal(f.ends[0].truncated, true);
+});
+
+Deno.test("SessionRecorder.finish() makes every caller wait for the one closed row", async () => {
+  const f = fakeStore();
+  const rec = new SessionRecorder(f.store, "s1", { log });
+  rec.record("o", "hello");
+  f.hold();
+  const first = rec.finish({ status: "done", exitCode: 0, error: null });
+  let secondDone = false;
+  const second = rec.finish({ status: "error", exitCode: null, error: "late" }).then(() => {
+    secondDone = true;
+  });
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  assert.equal(secondDone, false, "a second finish returned before the row was written");
+  rec.record("o", "after the end");
+  f.release();
+  await Promise.all([first, second]);
+  assert.equal(f.ends.length, 1);
+  assert.equal(f.ends[0].status, "done");
+  assert.deepEqual(f.events.map((e) => new TextDecoder().decode(e.data)), ["hello"]);
+});
