@@ -159,6 +159,10 @@ export class SessionBroker {
       client: req.local?.conn,
     };
     this.#sessions.set(id, session);
+    // The console's first size, so its asciicast header matches the user's terminal.
+    if (req.verb === "console" && req.cols && req.rows) {
+      session.recorder.record("r", `${req.cols}x${req.rows}`);
+    }
     session.timer = setTimeout(
       () => this.#fail(session, "the agent did not open the session in time"),
       SESSION_PAIR_TIMEOUT_MS,
