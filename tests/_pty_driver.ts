@@ -51,6 +51,8 @@ export interface PtyDriver extends AsyncDisposable {
   readonly status: Promise<{ code: number; signal: string | null }>;
   /** Wait for the exit (killing after `timeoutMs`), then release the terminal. */
   close(timeoutMs?: number): Promise<{ code: number; signal: string | null }>;
+  /** SIGTERM, then {@linkcode PtyDriver.close} (SIGKILL after 5 s); for cleanups. */
+  stop(): Promise<{ code: number; signal: string | null }>;
 }
 
 // CSI (ESC [ ... final), OSC (ESC ] ... BEL/ST), and two-byte ESC sequences.
@@ -139,6 +141,11 @@ export function spawnInPty(argv: string[], opts: PtyDriverOptions = {}): PtyDriv
     return s;
   }
 
+  function stop() {
+    pty.kill("SIGTERM");
+    return close(5000);
+  }
+
   return {
     pid: pty.pid,
     get screen() {
@@ -154,9 +161,9 @@ export function spawnInPty(argv: string[], opts: PtyDriverOptions = {}): PtyDriv
     kill: (signal) => pty.kill(signal),
     status: pty.status,
     close,
+    stop,
     async [Symbol.asyncDispose]() {
-      pty.kill("SIGTERM");
-      await close(5000);
+      await stop();
     },
   };
 }

@@ -184,7 +184,10 @@ Deno.test("hoop connect relays a TCP service published by hoop run --tcp", async
       const payloads = Array.from({ length: CONNECTIONS }, (_, i) => randomBytes(32 * 1024 + i));
       const replies = await Promise.all(payloads.map((p) => exchange(connect.port, p)));
       replies.forEach((reply, i) => {
-        const want = concat(payloads[i], encoder.encode(`\nEOF after ${payloads[i].length} bytes\n`));
+        const want = concat(
+          payloads[i],
+          encoder.encode(`\nEOF after ${payloads[i].length} bytes\n`),
+        );
         assert.equal(reply.length, want.length, `connection ${i} length`);
         assert.deepEqual(reply, want, `connection ${i} bytes`);
       });
@@ -223,18 +226,21 @@ Deno.test("hoop connect relays a TCP service published by hoop run --tcp", async
       assert.ok(lines.slice(1).every((l) => l.startsWith("Hint: ")), r.stderr);
     });
 
-    await t.step("the agent stops: the connection shows OFFLINE and connect refuses it", async () => {
-      const status = await run.stop();
-      assert.equal(status.code, 0, run.log.text);
-      await waitFor(async () => {
-        const r = await hoopOk(["admin", "get", "connections", "-o", "json"], { env: admin.env });
-        const rows = JSON.parse(r.stdout) as { name: string; status: string }[];
-        return rows.find((c) => c.name === "echo")?.status === "OFFLINE";
-      }, { message: "connection echo never went OFFLINE" });
-      const r = await hoop(["connect", "echo", "-p", "0"], { env: admin.env, timeoutMs: 15_000 });
-      assert.notEqual(r.code, 0);
-      assert.match(r.stderr, /^hoop: Cannot use connection "echo": agent "echo" is offline\n/);
-    });
+    await t.step(
+      "the agent stops: the connection shows OFFLINE and connect refuses it",
+      async () => {
+        const status = await run.stop();
+        assert.equal(status.code, 0, run.log.text);
+        await waitFor(async () => {
+          const r = await hoopOk(["admin", "get", "connections", "-o", "json"], { env: admin.env });
+          const rows = JSON.parse(r.stdout) as { name: string; status: string }[];
+          return rows.find((c) => c.name === "echo")?.status === "OFFLINE";
+        }, { message: "connection echo never went OFFLINE" });
+        const r = await hoop(["connect", "echo", "-p", "0"], { env: admin.env, timeoutMs: 15_000 });
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /^hoop: Cannot use connection "echo": agent "echo" is offline\n/);
+      },
+    );
   } finally {
     for (const c of cleanup.reverse()) await c().catch(() => {});
     await echo.close();

@@ -196,6 +196,8 @@ async function runConsole(
   });
   let exitCode: number | undefined;
   let errorText: string | undefined;
+  // Whether the program left the cursor mid-line (a prompt): our own message then starts a new one.
+  let midLine = false;
   // Keystrokes (Ctrl-C included, as byte 0x03 in raw mode) go to the remote terminal.
   const input = (async () => {
     try {
@@ -212,6 +214,7 @@ async function runConsole(
       if (!f) break;
       if (f.type === FrameType.STDOUT || f.type === FrameType.STDERR) {
         await ctx.stdout.write(f.payload);
+        if (f.payload.length) midLine = f.payload[f.payload.length - 1] !== 0x0a;
       } else if (f.type === FrameType.ERROR) errorText = new TextDecoder().decode(f.payload);
       else if (f.type === FrameType.EXIT) {
         exitCode = parseExit(f.payload);
@@ -230,6 +233,7 @@ async function runConsole(
     }
   }
   void input;
+  if ((errorText || exitCode === undefined) && midLine) await ctx.stderr.write("\r\n");
   if (errorText) await ctx.stderr.writeln(`hoop: ${errorText}`);
   if (exitCode === undefined) {
     throw new HoopError(

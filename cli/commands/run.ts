@@ -1,6 +1,6 @@
-import { type EmbeddedConnection, runAgent } from "../../agent/agent.ts";
+import type { AgentExit, EmbeddedConnection } from "../../agent/agent.ts";
 import { splitCommandLine } from "../../agent/command_runner.ts";
-import { parsePostgresUri, redactPostgresUri } from "../../agent/postgres_proxy.ts";
+import { parsePostgresUri, redactPostgresUri } from "../../proto/postgres_uri.ts";
 import { validateName } from "../../proto/dsn.ts";
 import { HoopError } from "../../proto/errors.ts";
 import { hostname } from "node:os";
@@ -84,6 +84,8 @@ Examples:
     const embedded = embeddedConnection(ctx, args.values);
     const tlsCa = await loadTlsCa(ctx);
     const stop = new AbortController();
+    // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
+    const { runAgent } = await import("../../agent/agent.ts");
     const agent = runAgent({
       dsn: { ...dsn, mode: "embedded" },
       tlsCa,
@@ -97,7 +99,7 @@ Examples:
 };
 
 async function serveUntilSignal(
-  agent: ReturnType<typeof runAgent>,
+  agent: Promise<AgentExit>,
   stop: AbortController,
 ): Promise<number> {
   const onSignal = () => stop.abort();
@@ -105,12 +107,7 @@ async function serveUntilSignal(
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
     const exit = await agent;
-    if (exit.reason === "unauthorized") {
-      throw new HoopError(
-        "unauthenticated",
-        exit.message.startsWith("unauthorized") ? exit.message : `unauthorized: ${exit.message}`,
-      );
-    }
+    if (exit.reason !== "stopped") throw refusal(exit.message);
     return 0;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
@@ -118,10 +115,23 @@ async function serveUntilSignal(
   }
 }
 
+/** Why the gateway refused the agent: a name conflict is not an authentication failure. */
+function refusal(message: string): HoopError {
+  if (message.startsWith("Cannot publish")) {
+    return new HoopError("already_exists", message, {
+      hint: 'choose another --name; "hoop admin get connections" lists the names in use',
+    });
+  }
+  return new HoopError(
+    "unauthenticated",
+    message.startsWith("unauthorized") ? message : `unauthorized: ${message}`,
+  );
+}
+
 async function runApplication(
   ctx: Context,
   argv: string[],
-  agent: ReturnType<typeof runAgent>,
+  agent: Promise<AgentExit>,
   stop: AbortController,
 ): Promise<number> {
   let child: Deno.ChildProcess;
@@ -152,7 +162,7 @@ async function runApplication(
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGTERM", onTerm);
   void agent.then(async (exit) => {
-    if (exit.reason === "unauthorized") {
+    if (exit.reason !== "stopped") {
       await ctx.stderr.writeln(
         `hoop: the agent stopped: ${exit.message}; the application keeps running`,
       );
