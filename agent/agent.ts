@@ -276,7 +276,18 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
           finish({ kind: "unauthorized", message: "key revoked or unknown" });
           break;
         case PacketType.SHUTDOWN:
-          finish({ kind: "retry", message: "the gateway is shutting down", onlineMs: 0 });
+          if (specString(p, "reason") === "replaced") {
+            // Another live process connected with the same identity. Retrying would
+            // knock it off in turn, forever: this one yields and says why.
+            finish({
+              kind: "refused",
+              message: `another agent connected as "${
+                opts.embedded?.name ?? opts.dsn.name
+              }" and replaced this one`,
+            });
+          } else {
+            finish({ kind: "retry", message: "the gateway is shutting down", onlineMs: 0 });
+          }
           break;
         default:
           log.debug("ignored packet", { type: p.type });

@@ -37,6 +37,9 @@ export interface SessionContext {
   track(sid: string, close: () => void): () => void;
 }
 
+/** After SIGTERM, a command whose client went away gets this long before SIGKILL. */
+const ORPHAN_KILL_GRACE_MS = 5_000;
+
 /** Bytes read from a process per frame. */
 const READ_CHUNK_BYTES = 64 * 1024;
 
@@ -185,16 +188,30 @@ async function runConsole(
     }
   })();
   const buf = new Uint8Array(READ_CHUNK_BYTES);
+  let clientGone = false;
   for (;;) {
     const n = await p.read(buf);
     if (n === null) break;
-    await writeFrame(data, FrameType.STDOUT, buf.subarray(0, n));
+    if (clientGone) continue;
+    try {
+      await writeFrame(data, FrameType.STDOUT, buf.subarray(0, n));
+    } catch {
+      // Nobody is watching: hang up as a closed terminal would, and drain to the end.
+      clientGone = true;
+      try {
+        p.kill("SIGHUP");
+      } catch {
+        // Already gone.
+      }
+    }
   }
   const status = await p.status;
   p.close();
   log.debug("console exited", { code: status.code });
-  await writeFrame(data, FrameType.EXIT, exitPayload(status.code));
-  await data.closeWrite().catch(() => {});
+  if (!clientGone) {
+    await writeFrame(data, FrameType.EXIT, exitPayload(status.code)).catch(() => {});
+    await data.closeWrite().catch(() => {});
+  }
   await input.catch(() => {});
 }
 
@@ -213,31 +230,56 @@ async function runExec(data: Deno.Conn, argv: string[], log: Logger): Promise<vo
   const p = proc;
   const stdin = p.stdin.getWriter();
   let exited = false;
+  // The client keeps its side open until EXIT; its end (or a cut by the gateway)
+  // before the command exits means nobody is listening: stop the command.
+  const stopOrphan = () => {
+    if (exited) return;
+    log.info("exec client went away: stopping the command");
+    try {
+      p.kill("SIGTERM");
+    } catch {
+      return;
+    }
+    setTimeout(() => {
+      try {
+        if (!exited) p.kill("SIGKILL");
+      } catch {
+        // Exited meanwhile.
+      }
+    }, ORPHAN_KILL_GRACE_MS);
+  };
   const input = (async () => {
     const reader = new FrameReader(data);
+    let stdinOpen = true;
     try {
       for (;;) {
         const f = await reader.next();
         if (!f) break;
-        if (f.type === FrameType.STDIN) await stdin.write(f.payload.slice());
-        else if (f.type === FrameType.STDIN_EOF) {
-          await stdin.close();
-          return;
+        if (f.type === FrameType.STDIN && stdinOpen) {
+          await stdin.write(f.payload.slice()).catch(() => (stdinOpen = false));
+        } else if (f.type === FrameType.STDIN_EOF && stdinOpen) {
+          stdinOpen = false;
+          await stdin.close().catch(() => {});
         } else if (f.type === FrameType.SIGNAL) {
           p.kill(new TextDecoder().decode(f.payload) as Deno.Signal);
         }
       }
-      // Client gone before sending EOF: stop the command.
-      if (!exited) p.kill("SIGTERM");
     } catch {
-      // stdin closed by an exiting process, or the data connection dropped.
+      // The data connection dropped.
     }
+    stopOrphan();
   })();
   let writing = Promise.resolve();
   const pump = async (stream: ReadableStream<Uint8Array>, type: number) => {
     for await (const chunk of stream) {
       writing = writing.then(() => writeFrame(data, type, chunk));
-      await writing;
+      try {
+        await writing;
+      } catch {
+        // The client is gone: keep draining so the command is not blocked on a full pipe.
+        stopOrphan();
+        writing = Promise.resolve();
+      }
     }
   };
   const [status] = await Promise.all([
@@ -247,8 +289,12 @@ async function runExec(data: Deno.Conn, argv: string[], log: Logger): Promise<vo
   ]);
   exited = true;
   log.debug("exec exited", { code: status.code });
-  await writeFrame(data, FrameType.EXIT, exitPayload(status.code));
-  await data.closeWrite().catch(() => {});
+  try {
+    await writeFrame(data, FrameType.EXIT, exitPayload(status.code));
+    await data.closeWrite().catch(() => {});
+  } catch {
+    return;
+  }
   await Promise.race([input, new Promise((r) => setTimeout(r, 1000))]);
 }
 

@@ -119,6 +119,26 @@ Deno.test("hoop run publishes a connection beside an application", async (t) => 
       assert.equal(exec.stdout, "still-dev\n");
     });
 
+    await t.step(
+      "a second hoop run with the same name replaces the first, which stops",
+      async () => {
+        const first = spawnHoop("run dup 1", ["run", "--name", "dup", "--command", "sh"], { env });
+        cleanup.push(() => first.stop());
+        await first.log.waitFor(/connected to the gateway/);
+        const second = spawnHoop("run dup 2", ["run", "--name", "dup", "--command", "sh"], { env });
+        cleanup.push(() => second.stop());
+        await second.log.waitFor(/connected to the gateway/);
+        // The replaced one yields instead of reconnecting and knocking the other off.
+        const status = await first.status;
+        assert.equal(status.code, 1, first.log.text);
+        assert.match(first.log.text, /another agent connected as "dup" and replaced this one/);
+        assert.equal(second.hasExited(), false);
+        const r = await hoopOk(["exec", "dup", "-i", "echo from-second"], { env: admin.env });
+        assert.equal(r.stdout, "from-second\n");
+        assert.doesNotMatch(second.log.text, /disconnected/);
+      },
+    );
+
     await t.step("a malformed --postgres URI: exit 2, the problem named, no password", async () => {
       const cases: [string, RegExp][] = [
         ["postgres://app:s3cret-pw@127.0.0.1:notaport/db", /not a valid URI/],
