@@ -8,7 +8,14 @@ import {
 } from "../../proto/frames.ts";
 import { formatHostPort, parseHostPort } from "../../proto/host_port.ts";
 import { describeNetError } from "../../proto/net_error.ts";
-import { encodeErrorResponse, readStartup, writeAll } from "../../proto/pgwire.ts";
+import {
+  encodeCancel,
+  encodeErrorResponse,
+  encodeStartup,
+  readStartup,
+  type StartupPacket,
+  writeAll,
+} from "../../proto/pgwire.ts";
 import { splice } from "../../proto/splice.ts";
 import { type ApiClient, type Connection, loadTlsCa } from "../api_client.ts";
 import { type Command, stringFlag, UsageError } from "../command.ts";
@@ -143,36 +150,69 @@ async function relayOne(
   local: Deno.TcpConn,
   caCert: string | undefined,
 ): Promise<void> {
+  // PostgreSQL clients ask for encryption first; the local hop answers "N" itself
+  // while the session opens, saving a round trip through gateway and agent.
+  const startup = conn.type === "postgres" ? settle(readLocalStartup(local)) : undefined;
   let remote: Deno.Conn;
   try {
     remote = (await openSession(api, { connection: conn.name, verb: "connect" }, { caCert })).conn;
   } catch (err) {
     const message = err instanceof HoopError ? err.message : String(err);
     await ctx.stderr.writeln(`hoop: ${message}`);
-    if (conn.type === "postgres") await tellPostgresClient(local, message);
-    try {
-      local.close();
-    } catch {
-      // Already closed.
+    const first = await startup;
+    if (first?.ok && first.value?.kind === "startup") {
+      await writeAll(local, encodeErrorResponse("FATAL", "08006", message)).catch(() => {});
     }
+    closeQuietly(local);
     return;
+  }
+  if (startup) {
+    const first = await startup;
+    const bytes = !first.ok || !first.value
+      ? undefined
+      : first.value.kind === "startup"
+      ? encodeStartup(first.value.params, first.value.protocol)
+      : first.value.kind === "cancel"
+      ? encodeCancel(first.value.pid, first.value.secret)
+      : undefined;
+    if (!bytes) {
+      closeQuietly(local);
+      closeQuietly(remote);
+      return;
+    }
+    try {
+      await writeAll(remote, bytes);
+    } catch {
+      closeQuietly(local);
+      closeQuietly(remote);
+      return;
+    }
   }
   await splice(local, remote);
 }
 
-/** Answer a PostgreSQL client's startup with an error it prints, so psql shows the reason. */
-async function tellPostgresClient(local: Deno.Conn, message: string): Promise<void> {
+/** The client's first packet past its encryption requests, which are refused with "N". */
+async function readLocalStartup(local: Deno.Conn): Promise<StartupPacket | null> {
+  let first = await readStartup(local);
+  for (let i = 0; i < 2 && (first?.kind === "ssl" || first?.kind === "gssenc"); i++) {
+    await writeAll(local, new Uint8Array([0x4e])); // 'N': no encryption on the local hop
+    first = await readStartup(local);
+  }
+  return first;
+}
+
+function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error) => ({ ok: false as const, error }),
+  );
+}
+
+function closeQuietly(conn: Deno.Conn): void {
   try {
-    let first = await readStartup(local);
-    if (first?.kind === "ssl" || first?.kind === "gssenc") {
-      await writeAll(local, new Uint8Array([0x4e])); // 'N': no encryption on the local hop
-      first = await readStartup(local);
-    }
-    if (first?.kind === "startup") {
-      await writeAll(local, encodeErrorResponse("FATAL", "08006", message));
-    }
+    conn.close();
   } catch {
-    // The client went away; stderr has the message.
+    // Already closed.
   }
 }
 
