@@ -150,8 +150,17 @@ Deno.test({
       const admin = await signupAdmin(gw);
       const orgKey = (await hoopOk(["admin", "create", "orgkeys"], { env: admin.env })).stdout
         .trim();
-      const run = spawnHoop("run pgdemo", ["run", "--name", "pgdemo", "--postgres", appUrl], {
-        env: { HOOP_KEY: orgKey },
+      // The password comes from PGPASSWORD, so no process listing shows it.
+      const appUrlNoPassword = appUrl.replace(`:${encodeURIComponent(APP_PASSWORD)}@`, "@");
+      assert.notEqual(appUrlNoPassword, appUrl);
+      const run = spawnHoop("run pgdemo", [
+        "run",
+        "--name",
+        "pgdemo",
+        "--postgres",
+        appUrlNoPassword,
+      ], {
+        env: { HOOP_KEY: orgKey, PGPASSWORD: APP_PASSWORD },
       });
       cleanup.push(() => run.stop());
       await run.log.waitFor(/connected to the gateway/);
@@ -169,6 +178,11 @@ Deno.test({
             env: admin.env,
           });
           assert.ok(!conns.stdout.includes(APP_PASSWORD), "the password reached the gateway");
+          const ps = await new Deno.Command("ps", { args: ["-o", "args=", "-p", String(run.pid)] })
+            .output();
+          const cmdline = new TextDecoder().decode(ps.stdout);
+          assert.match(cmdline, /--postgres/);
+          assert.ok(!cmdline.includes(APP_PASSWORD), "the password shows in the process listing");
         },
       );
 

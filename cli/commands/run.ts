@@ -29,12 +29,13 @@ export function embeddedConnection(ctx: Context, values: FlagValues): EmbeddedCo
   }
   validateName("connection", name);
   if (pg !== undefined) {
-    parsePostgresUri(pg);
+    const uri = withPasswordFromEnv(pg, ctx.env("PGPASSWORD"));
+    parsePostgresUri(uri);
     return {
       name,
       type: "postgres",
-      config: { uri: pg },
-      publicConfig: { uri: redactPostgresUri(pg) },
+      config: { uri },
+      publicConfig: { uri: redactPostgresUri(uri) },
     };
   }
   if (tcp !== undefined) {
@@ -46,6 +47,22 @@ export function embeddedConnection(ctx: Context, values: FlagValues): EmbeddedCo
   return { name, type: "command", config: { command }, publicConfig: { command } };
 }
 
+/**
+ * A URI without a password takes PGPASSWORD, as libpq does, so the password
+ * need not appear on the command line (and in every process listing).
+ */
+function withPasswordFromEnv(uri: string, password: string | undefined): string {
+  if (!password) return uri;
+  try {
+    const u = new URL(uri);
+    if (u.password || u.searchParams.has("password") || !u.username) return uri;
+    u.password = encodeURIComponent(password);
+    return u.toString();
+  } catch {
+    return uri; // parsePostgresUri names the problem.
+  }
+}
+
 /** `hoop run`: an embedded agent publishing one connection, optionally beside an application. */
 export const runCommand: Command = {
   path: ["run"],
@@ -55,6 +72,7 @@ export const runCommand: Command = {
   help: `Publishes exactly one connection named --name (default: this host's name) and serves
 it, with HOOP_KEY set to the organization key ("hoop admin get orgkeys") or to an agent key
 with mode=embedded. Secrets in --postgres stay here: the gateway only sees a redacted URI.
+To keep the password out of process listings, leave it out of the URI and set PGPASSWORD.
 
 With "-- APP ARGS", APP runs in the foreground with this terminal's stdin/stdout/stderr,
 SIGINT and SIGTERM are forwarded to it, and hoop run exits with its exit code (stopping the
