@@ -110,7 +110,7 @@ export async function handleControlStream(
   const published = payloadJson<{ connection?: PublishedConnection }>(hello)?.connection;
   let agent: Agent;
   try {
-    agent = await resolveAgent(ctx, identity, published, call);
+    agent = await resolveAgent(ctx, identity, published);
   } catch (err) {
     const msg = err instanceof HoopError ? err.message : "the gateway could not register the agent";
     if (!(err instanceof HoopError)) ctx.log.error("cannot register agent", { peer, err });
@@ -304,7 +304,6 @@ async function resolveAgent(
   ctx: ControlContext,
   identity: Identity,
   published: PublishedConnection | undefined,
-  call: GatewayControlCall,
 ): Promise<Agent> {
   let agent: Agent;
   if (identity.kind === "agent") {
