@@ -87,6 +87,8 @@ interface LiveSession {
   state: "pending" | "active" | "done";
   /** Set when the session is ended for a reason the client should read. */
   endReason?: string;
+  /** True once an active relay was cut (revocation, deleted user, shutdown). */
+  cut?: boolean;
   timer?: ReturnType<typeof setTimeout>;
 }
 
@@ -227,6 +229,13 @@ export class SessionBroker {
   agentFailed(agentId: string, sid: string, message: string): void {
     const session = this.#sessions.get(sid);
     if (!session || session.agentId !== agentId) return;
+    if (session.state === "active") {
+      // The agent already told the client in-band (a PostgreSQL ErrorResponse, an
+      // ERROR frame) and is closing its side: let the relay deliver that, and
+      // only note the reason for the record.
+      session.endReason ??= message;
+      return;
+    }
     this.#fail(session, message);
   }
 
@@ -249,31 +258,35 @@ export class SessionBroker {
 
   /** End a session with a reason: refuse a waiting client, or cut a live relay. */
   #fail(session: LiveSession, reason: string): void {
-    if (session.state === "done" || session.endReason) return;
-    session.endReason = reason;
-    clearTimeout(session.timer);
-    if (session.state === "pending") {
-      session.state = "done";
-      this.#sessions.delete(session.id);
-      const client = session.client;
-      const agent = session.agent;
-      void (async () => {
-        await session.recorder.finish({ status: "error", exitCode: null, error: reason });
-        if (session.local) {
-          await session.local.refuse(reason).catch(() => {});
-          closeQuietly(session.local.conn);
-        } else if (client) await refuse(client, REFUSED_PEER, reason);
-        if (agent) await refuse(agent, REFUSED_PEER, reason);
-      })();
-      // A client that has not connected yet reads the reason when it does.
-      this.#endedReasons.set(session.id, reason);
-      setTimeout(() => this.#endedReasons.delete(session.id), TICKET_TTL_MS);
-      this.#log.info("session failed", { sid: session.id, reason });
+    if (session.state === "done") return;
+    if (session.state === "active") {
+      // Closing both sockets ends the relay, which records the reason.
+      session.endReason ??= reason;
+      if (session.cut) return;
+      session.cut = true;
+      closeQuietly(session.client);
+      closeQuietly(session.agent);
       return;
     }
-    // Active: closing both sockets ends the relay, which records the reason.
-    closeQuietly(session.client);
-    closeQuietly(session.agent);
+    if (session.endReason) return;
+    session.endReason = reason;
+    clearTimeout(session.timer);
+    session.state = "done";
+    this.#sessions.delete(session.id);
+    const client = session.client;
+    const agent = session.agent;
+    void (async () => {
+      await session.recorder.finish({ status: "error", exitCode: null, error: reason });
+      if (session.local) {
+        await session.local.refuse(reason).catch(() => {});
+        closeQuietly(session.local.conn);
+      } else if (client) await refuse(client, REFUSED_PEER, reason);
+      if (agent) await refuse(agent, REFUSED_PEER, reason);
+    })();
+    // A client that has not connected yet reads the reason when it does.
+    this.#endedReasons.set(session.id, reason);
+    setTimeout(() => this.#endedReasons.delete(session.id), TICKET_TTL_MS);
+    this.#log.info("session failed", { sid: session.id, reason });
   }
 
   async #activate(session: LiveSession): Promise<void> {

@@ -221,9 +221,15 @@ async function run(t: Deno.TestContext, mode: AuditStoreMode): Promise<void> {
       await pty.type("print(6*7)\r");
       await pty.waitFor(/^42$/m, { since: mark });
       pty.resize(120, 40);
-      const resized = pty.mark();
-      await pty.type("import shutil; print(shutil.get_terminal_size().columns * 1000)\r");
-      await pty.waitFor(/^120000$/m, { since: resized });
+      // SIGWINCH reaches hoop asynchronously: ask again until the new width shows.
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const asked = pty.mark();
+        await pty.type("import shutil; print(shutil.get_terminal_size().columns * 1000)\r");
+        const m = await pty.waitFor(/^(\d+)000$/m, { since: asked });
+        if (m[1] === "120") break;
+        assert.ok(Date.now() < deadline, `the width stayed ${m[1]}`);
+      }
       await pty.type("exit()\r");
       assert.equal((await pty.close()).code, 0);
 
