@@ -76,6 +76,16 @@ export async function openSqliteStore(
     db.exec("PRAGMA foreign_keys = ON");
     db.exec("PRAGMA synchronous = NORMAL");
     migrate(db);
+    // The file holds the audit trail (statements, console output): owner only.
+    if (path !== ":memory:") {
+      for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+        try {
+          Deno.chmodSync(f, 0o600);
+        } catch (err) {
+          if (!(err instanceof Deno.errors.NotFound)) throw err;
+        }
+      }
+    }
   } catch (err) {
     db.close();
     throw err;

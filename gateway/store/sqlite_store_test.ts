@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { join } from "node:path";
 import { secretBoxFromKey } from "../secret_box.ts";
 import { storeConformance } from "./_store_conformance.ts";
@@ -25,4 +26,20 @@ storeConformance("SqliteStore conforms to the Store behaviour", async () => {
     },
     cleanup: () => Deno.remove(dataDir, { recursive: true }),
   };
+});
+
+Deno.test("openStore() on SQLite keeps the database file readable by its owner only", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "hoop-sqlite-" });
+  const secretBox = await secretBoxFromKey(crypto.getRandomValues(new Uint8Array(32)));
+  const store = await openStore(undefined, { dataDir, secretBox });
+  try {
+    await store.countUsers();
+    for (const f of ["hoop.db", "hoop.db-wal"]) {
+      const mode = (await Deno.stat(join(dataDir, f))).mode! & 0o777;
+      assert.equal(mode, 0o600, `${f} has mode ${mode.toString(8)}`);
+    }
+  } finally {
+    await store.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });
