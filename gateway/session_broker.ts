@@ -350,7 +350,8 @@ export class SessionBroker {
         onData(direction, chunk) {
           if (direction === "a2b") {
             rec.bytesIn += chunk.length;
-            tap?.push(chunk);
+            // Once the recording is full, parsing statements is wasted work on the hot path.
+            if (!rec.truncated) tap?.push(chunk);
           } else rec.bytesOut += chunk.length;
         },
       },
