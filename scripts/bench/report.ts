@@ -1,0 +1,446 @@
+/**
+ * The bench's results and their two renderings: aligned text tables for the
+ * terminal and Markdown for docs/BENCHMARKS.md. Both come from the same
+ * {@linkcode Table} values so they cannot disagree.
+ *
+ * @module
+ */
+import type { MachineInfo } from "./machine.ts";
+import type { CopyRun, ExecRun, SetupRun } from "./measure.ts";
+import type { BenchOptions } from "./options.ts";
+import type { PgbenchRun } from "./pgbench.ts";
+import type { ScaleResult, StandaloneAgentResult } from "./scale.ts";
+import { median, percentile, ratio } from "./stats.ts";
+import { PATH_LABELS, type PathId } from "./targets.ts";
+
+/** Every round's measurements of one path. */
+export interface PathResults {
+  /** pgbench runs by client count, one per round. */
+  pgbench: Record<number, PgbenchRun[]>;
+  copy: CopyRun[];
+  setup: SetupRun[];
+}
+
+/** Everything one bench run measured. */
+export interface BenchResults {
+  options: BenchOptions;
+  /** The command line, as typed. */
+  command: string;
+  machine: MachineInfo;
+  startedAt: Date;
+  durationSeconds: number;
+  postgresVersion: string;
+  ssh?: { version: string; cipher: string };
+  paths: Partial<Record<PathId, PathResults>>;
+  exec?: ExecRun;
+  scale: ScaleResult[];
+  standalone?: StandaloneAgentResult;
+  /** Steps that failed as a whole (setup of a part, scale point), with the reason. */
+  problems: string[];
+}
+
+/** A table both renderers share. */
+export interface Table {
+  title: string;
+  /** One line under the title: what the numbers mean. */
+  note?: string;
+  headers: string[];
+  rows: string[][];
+}
+
+/** A target from the issue: `path`'s `metric` must reach `min` × the reference path. */
+interface RatioTarget {
+  path: PathId;
+  metric: "c4" | "copy";
+  min: number;
+}
+
+/** The issue's targets, relative to ssh -L. */
+const RATIO_TARGETS: RatioTarget[] = [
+  { path: "listener", metric: "c4", min: 1.0 },
+  { path: "listener", metric: "copy", min: 1.0 },
+  { path: "connect", metric: "copy", min: 1.0 },
+  { path: "connect", metric: "c4", min: 0.6 },
+  { path: "listener-tls", metric: "c4", min: 1.0 },
+  { path: "listener-tls", metric: "copy", min: 1.0 },
+  { path: "connect-tls", metric: "copy", min: 1.0 },
+  { path: "connect-tls", metric: "c4", min: 0.6 },
+];
+
+/** 1000 agents ONLINE within this many seconds. */
+const TARGET_ONLINE_SECONDS = 10;
+/** Gateway RSS with 1000 agents at most this many MB. */
+const TARGET_GATEWAY_RSS_MB = 400;
+/** An idle agent's RSS at most this many MB. */
+const TARGET_AGENT_RSS_MB = 100;
+/** The agent count the scale targets are stated for. */
+const TARGET_AGENTS = 1000;
+
+function fmt(n: number | undefined, digits = 0): string {
+  if (n === undefined || !Number.isFinite(n)) return "-";
+  return n.toLocaleString("en-US", {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+  });
+}
+
+function fmtRatio(r: number): string {
+  return Number.isFinite(r) ? `${r.toFixed(2)}x` : "-";
+}
+
+function label(id: PathId): string {
+  return PATH_LABELS[id];
+}
+
+function goodTps(runs: PgbenchRun[] | undefined): number[] {
+  return (runs ?? []).filter((r) => r.summary && !r.problem).map((r) => r.summary!.tps);
+}
+
+function medianTps(p: PathResults | undefined, clients: number): number | undefined {
+  const xs = goodTps(p?.pgbench[clients]);
+  return xs.length ? median(xs) : undefined;
+}
+
+function medianLatency(p: PathResults | undefined, clients: number): number | undefined {
+  const xs = (p?.pgbench[clients] ?? []).filter((r) => r.summary && !r.problem).map((r) =>
+    r.summary!.latencyMs
+  );
+  return xs.length ? median(xs) : undefined;
+}
+
+function copyMbps(p: PathResults | undefined): number | undefined {
+  const xs = (p?.copy ?? []).filter((r) => r.mbPerSecond !== undefined).map((r) => r.mbPerSecond!);
+  return xs.length ? median(xs) : undefined;
+}
+
+function copySeconds(p: PathResults | undefined): number | undefined {
+  const xs = (p?.copy ?? []).filter((r) => r.seconds !== undefined).map((r) => r.seconds!);
+  return xs.length ? median(xs) : undefined;
+}
+
+function setupMs(p: PathResults | undefined): number | undefined {
+  const xs = (p?.setup ?? []).flatMap((r) => (r.problem ? [] : r.samplesMs));
+  return xs.length ? median(xs) : undefined;
+}
+
+function problems(runs: { problem?: string }[]): string {
+  const ps = runs.map((r, i) => (r.problem ? `round ${i + 1}: ${r.problem}` : "")).filter(Boolean);
+  return ps.length ? `FLAGGED ${ps.join("; ")}` : "";
+}
+
+function targetText(path: PathId, metric: "c4" | "copy"): string {
+  const t = RATIO_TARGETS.find((x) => x.path === path && x.metric === metric);
+  return t ? `>= ${t.min.toFixed(1)}x ssh -L` : "";
+}
+
+function measuredRatio(r: BenchResults, t: RatioTarget): number {
+  const value = t.metric === "c4" ? medianTps(r.paths[t.path], 4) : copyMbps(r.paths[t.path]);
+  const ref = t.metric === "c4" ? medianTps(r.paths.ssh, 4) : copyMbps(r.paths.ssh);
+  return ratio(value, ref);
+}
+
+function verdict(ok: boolean | undefined): string {
+  if (ok === undefined) return "not measured";
+  return ok ? "met" : "MISSED";
+}
+
+function pathIds(r: BenchResults): PathId[] {
+  return r.options.paths.filter((p) => r.paths[p] !== undefined);
+}
+
+/** The tables of a bench run, in report order. */
+export function buildTables(r: BenchResults): Table[] {
+  const tables: Table[] = [];
+  const ids = pathIds(r);
+  const direct = r.paths.direct;
+  const ssh = r.paths.ssh;
+
+  for (const c of r.options.clients) {
+    tables.push({
+      title: `pgbench -S -n -c ${c} -j ${Math.min(c, 2)} -T ${r.options.seconds}`,
+      note: "TPS, higher is better; ratios are TPS / TPS of the reference path.",
+      headers: [
+        "path",
+        "TPS",
+        "avg latency ms",
+        "TPS per round",
+        "x direct",
+        "x ssh -L",
+        "target",
+        "flags",
+      ],
+      rows: ids.map((id) => {
+        const p = r.paths[id]!;
+        const tps = medianTps(p, c);
+        const runs = p.pgbench[c] ?? [];
+        return [
+          label(id),
+          fmt(tps),
+          fmt(medianLatency(p, c), 3),
+          runs.map((x) => (x.summary ? fmt(x.summary.tps) : "-")).join(" / "),
+          fmtRatio(ratio(tps, medianTps(direct, c))),
+          fmtRatio(ratio(tps, medianTps(ssh, c))),
+          c === 4 ? targetText(id, "c4") : "",
+          problems(runs),
+        ];
+      }),
+    });
+  }
+
+  tables.push({
+    title: `COPY out, ${r.options.copyMb} MB through psql to /dev/null`,
+    note: "MB/s (10^6 bytes), higher is better; ratios are MB/s / MB/s of the reference path.",
+    headers: [
+      "path",
+      "MB/s",
+      "seconds",
+      "seconds per round",
+      "x direct",
+      "x ssh -L",
+      "target",
+      "flags",
+    ],
+    rows: ids.map((id) => {
+      const p = r.paths[id]!;
+      const mbps = copyMbps(p);
+      return [
+        label(id),
+        fmt(mbps),
+        fmt(copySeconds(p), 2),
+        p.copy.map((x) => fmt(x.seconds, 2)).join(" / "),
+        fmtRatio(ratio(mbps, copyMbps(direct))),
+        fmtRatio(ratio(mbps, copyMbps(ssh))),
+        targetText(id, "copy"),
+        problems(p.copy),
+      ];
+    }),
+  });
+
+  tables.push({
+    title:
+      `Session set-up: psql -c 'select 1' wall time, ${r.options.setupRuns} per path and round`,
+    note: "Milliseconds, lower is better; ratios are time / time of the reference path " +
+      "(above 1 = slower). Includes psql's own start and the SCRAM login to PostgreSQL.",
+    headers: ["path", "median ms", "p90 ms", "median per round", "x direct", "x ssh -L", "flags"],
+    rows: ids.map((id) => {
+      const p = r.paths[id]!;
+      const ms = setupMs(p);
+      const all = p.setup.flatMap((x) => x.samplesMs);
+      return [
+        label(id),
+        fmt(ms, 1),
+        fmt(all.length ? percentile(all, 90) : undefined, 1),
+        p.setup.map((x) => fmt(x.medianMs, 1)).join(" / "),
+        fmtRatio(ratio(ms, setupMs(direct))),
+        fmtRatio(ratio(ms, setupMs(ssh))),
+        problems(p.setup),
+      ];
+    }),
+  });
+
+  if (r.exec) {
+    const xs = r.exec.samplesMs;
+    tables.push({
+      title: "hoop exec of a trivial command (plain gateway, command connection running cat)",
+      note: "Wall time of the whole CLI process (Deno start, API call, data session, exit), ms.",
+      headers: ["runs", "p50 ms", "p99 ms", "min ms", "max ms", "flags"],
+      rows: [[
+        String(xs.length),
+        fmt(xs.length ? percentile(xs, 50) : undefined, 0),
+        fmt(xs.length ? percentile(xs, 99) : undefined, 0),
+        fmt(xs.length ? Math.min(...xs) : undefined, 0),
+        fmt(xs.length ? Math.max(...xs) : undefined, 0),
+        r.exec.problem ? `FLAGGED ${r.exec.problem}` : "",
+      ]],
+    });
+  }
+
+  if (r.scale.length) {
+    tables.push({
+      title: "Agent scale: one gateway process, N agents in the bench process",
+      note: `Each point on a fresh gateway. CPU over a ${r.options.idleSeconds} s idle window ` +
+        "(heartbeats only). gRPC conns = established TCP connections on the gateway's gRPC port " +
+        (r.options.sharedGrpc
+          ? "(--shared-grpc: the agents share grpc-js's one connection)."
+          : "(one per agent, as separate agent processes would have)."),
+      headers: [
+        "agents",
+        "all ONLINE s",
+        "gateway RSS MB before",
+        "after",
+        "KB per agent",
+        "gateway CPU s to ONLINE",
+        "gateway CPU s idle",
+        "agents CPU s idle",
+        "bench KB per agent",
+        "gRPC conns",
+        "flags",
+      ],
+      rows: r.scale.map((s) => [
+        fmt(s.agents),
+        fmt(s.onlineSeconds, 2),
+        fmt(s.gatewayRssBeforeMb, 1),
+        fmt(s.gatewayRssAfterMb, 1),
+        fmt(s.gatewayKbPerAgent, 1),
+        fmt(s.gatewayOnlineCpuSeconds, 2),
+        fmt(s.gatewayIdleCpuSeconds, 2),
+        fmt(s.agentsIdleCpuSeconds, 2),
+        // One agent's share drowns in the bench process's own GC noise.
+        s.agents >= 100 ? fmt(s.benchKbPerAgent, 1) : "-",
+        fmt(s.grpcConnections),
+        s.problem ? `FLAGGED ${s.problem}` : "",
+      ]),
+    });
+  }
+
+  tables.push(targetTable(r));
+  return tables;
+}
+
+function targetTable(r: BenchResults): Table {
+  const rows: string[][] = [];
+  for (const t of RATIO_TARGETS) {
+    if (!r.options.paths.includes(t.path)) continue;
+    const m = measuredRatio(r, t);
+    rows.push([
+      `${label(t.path)} ${t.metric === "c4" ? "pgbench -S -c 4" : "COPY"} >= ${
+        t.min.toFixed(1)
+      }x ssh -L`,
+      fmtRatio(m),
+      verdict(Number.isFinite(m) ? m >= t.min : undefined),
+    ]);
+  }
+  const at = r.scale.find((s) => s.agents === TARGET_AGENTS);
+  rows.push([
+    `${TARGET_AGENTS} agents ONLINE within ${TARGET_ONLINE_SECONDS} s`,
+    at?.onlineSeconds !== undefined
+      ? `${fmt(at.onlineSeconds, 2)} s`
+      : at
+      ? at.problem ?? "-"
+      : "-",
+    verdict(at ? (at.onlineSeconds ?? Infinity) <= TARGET_ONLINE_SECONDS : undefined),
+  ]);
+  rows.push([
+    `gateway RSS with ${TARGET_AGENTS} agents <= ${TARGET_GATEWAY_RSS_MB} MB`,
+    at ? `${fmt(at.gatewayRssAfterMb, 1)} MB` : "-",
+    verdict(at ? at.gatewayRssAfterMb <= TARGET_GATEWAY_RSS_MB : undefined),
+  ]);
+  rows.push([
+    `idle agent RSS <= ${TARGET_AGENT_RSS_MB} MB (standalone hoop run process)`,
+    r.standalone ? `${fmt(r.standalone.rssMb, 1)} MB` : "-",
+    verdict(r.standalone ? r.standalone.rssMb <= TARGET_AGENT_RSS_MB : undefined),
+  ]);
+  return {
+    title: "Targets",
+    note: "From the issue; TLS rows hold the TLS paths to the same bar.",
+    headers: ["target", "measured", "result"],
+    rows,
+  };
+}
+
+/** Render a table as aligned plain text. */
+export function renderTextTable(t: Table): string {
+  const widths = t.headers.map((h, i) =>
+    Math.max(h.length, ...t.rows.map((r) => (r[i] ?? "").length))
+  );
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (c ?? "").padEnd(widths[i])).join("  ").trimEnd();
+  return [
+    t.title,
+    ...(t.note ? [t.note] : []),
+    line(t.headers),
+    line(widths.map((w) => "-".repeat(w))),
+    ...t.rows.map(line),
+  ].join("\n");
+}
+
+function mdCell(text: string): string {
+  return text.replaceAll("|", "\\|");
+}
+
+/** Render a table as Markdown (a level-3 heading, the note, the table). */
+export function renderMarkdownTable(t: Table): string {
+  return [
+    `### ${t.title}`,
+    "",
+    ...(t.note ? [t.note, ""] : []),
+    `| ${t.headers.map(mdCell).join(" | ")} |`,
+    `| ${t.headers.map(() => "---").join(" | ")} |`,
+    ...t.rows.map((row) => `| ${row.map(mdCell).join(" | ")} |`),
+  ].join("\n");
+}
+
+/** The terminal report. */
+export function renderText(r: BenchResults): string {
+  const parts = buildTables(r).map(renderTextTable);
+  if (r.standalone) {
+    parts.push(
+      `Standalone agent (hoop run --tcp, idle): RSS ${fmt(r.standalone.rssMb, 1)} MB, ` +
+        `peak ${fmt(r.standalone.peakRssMb, 1)} MB`,
+    );
+  }
+  if (r.problems.length) parts.push(`Problems:\n${r.problems.map((p) => `- ${p}`).join("\n")}`);
+  return parts.join("\n\n") + "\n";
+}
+
+/** docs/BENCHMARKS.md. */
+export function renderMarkdown(r: BenchResults): string {
+  const m = r.machine;
+  const o = r.options;
+  const lines = [
+    "# Benchmarks",
+    "",
+    "Generated by `deno task bench` (scripts/bench/); rerun it to refresh this file.",
+    "Everything runs on one machine over loopback, so client, relays and server share the CPUs:",
+    "the figures are relative costs, not capacity. The paths run interleaved in rounds",
+    "(round r: every path for one metric, then the next metric) and medians are reported.",
+    "",
+    "## Command and machine",
+    "",
+    "```sh",
+    r.command,
+    "```",
+    "",
+    "| | |",
+    "| --- | --- |",
+    `| date | ${r.startedAt.toISOString()} (took ${fmt(r.durationSeconds / 60, 1)} min) |`,
+    `| CPU | ${m.nproc} x ${mdCell(m.cpuModel)} |`,
+    `| memory | ${fmt(m.memoryGb, 1)} GB |`,
+    `| kernel | ${m.kernel} |`,
+    `| Deno | ${m.deno} |`,
+    `| PostgreSQL | ${mdCell(r.postgresVersion)} |`,
+    `| OpenSSH | ${r.ssh ? `${mdCell(r.ssh.version)}; cipher ${r.ssh.cipher}` : "not used"} |`,
+    `| load average at start | ${m.loadAverage} |`,
+    `| rounds / pgbench -T / COPY | ${o.rounds} / ${o.seconds} s / ${o.copyMb} MB |`,
+    "",
+    "## Paths",
+    "",
+    "| path | what the client talks to |",
+    "| --- | --- |",
+    "| direct | PostgreSQL itself (SCRAM login) |",
+    "| ssh -L | `ssh -N -L` to a local OpenSSH `sshd` that connects to PostgreSQL |",
+    "| hoop connect | `hoop connect pgdemo` (CLI) -> gateway -> embedded agent (`hoop run --postgres`) -> PostgreSQL |",
+    "| hoop connect (TLS) | the same against a gateway with `--tls-cert`: gRPC and data connections over TLS |",
+    "| gateway listener | the gateway's `--postgres-listen` port (user = hoop email, password = hoop token) -> agent -> PostgreSQL |",
+    "| gateway listener (TLS) | the TLS gateway's listener: the client leg is plain TCP (the listener refuses SSLRequest), gateway <-> agent is TLS |",
+    "",
+    "Every psql/pgbench run uses `PGSSLMODE=disable` so no path pays an SSLRequest round trip.",
+    "",
+    "## Results",
+    "",
+    ...buildTables(r).flatMap((t) => [renderMarkdownTable(t), ""]),
+  ];
+  if (r.standalone) {
+    lines.push(
+      "### Idle agent",
+      "",
+      `One standalone \`hoop run --tcp\` agent process, after ${o.idleSeconds} s idle: RSS ` +
+        `${fmt(r.standalone.rssMb, 1)} MB (peak ${fmt(r.standalone.peakRssMb, 1)} MB).`,
+      "",
+    );
+  }
+  if (r.problems.length) {
+    lines.push("## Problems", "", ...r.problems.map((p) => `- ${p}`), "");
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { parseBenchArgs } from "./options.ts";
+import type { PgbenchRun } from "./pgbench.ts";
+import {
+  type BenchResults,
+  buildTables,
+  type PathResults,
+  renderMarkdown,
+  renderText,
+} from "./report.ts";
+
+function pg(tps: number, problem?: string): PgbenchRun {
+  return { summary: { tps, latencyMs: 1, processed: tps, failed: 0, aborted: false }, problem };
+}
+
+function path(c4: number, mbps: number, extra: Partial<PathResults> = {}): PathResults {
+  return {
+    pgbench: { 1: [pg(c4 / 2)], 4: [pg(c4)], 16: [pg(c4)] },
+    copy: [{ seconds: 500 / mbps, mbPerSecond: mbps }],
+    setup: [{ medianMs: 10, samplesMs: [10] }],
+    ...extra,
+  };
+}
+
+function results(): BenchResults {
+  const options = parseBenchArgs(["--rounds", "1", "--paths", "direct,ssh,connect,listener"]);
+  return {
+    options,
+    command: "deno task bench --rounds 1",
+    machine: {
+      nproc: 2,
+      cpuModel: "Test CPU",
+      memoryGb: 8,
+      kernel: "linux 6",
+      deno: "2.9.6",
+      loadAverage: "0.1 0.1 0.1",
+    },
+    startedAt: new Date("2026-01-02T03:04:05Z"),
+    durationSeconds: 60,
+    postgresVersion: "PostgreSQL 15.18",
+    ssh: { version: "OpenSSH_9.2p1", cipher: "chacha20-poly1305@openssh.com" },
+    paths: {
+      direct: path(35_000, 800),
+      ssh: path(10_000, 400),
+      connect: path(7_000, 500),
+      listener: path(9_000, 300, {
+        pgbench: { 1: [pg(1)], 4: [pg(9_000)], 16: [pg(5, "3 failed transactions")] },
+      }),
+    },
+    scale: [],
+    problems: [],
+  };
+}
+
+Deno.test("buildTables() gives every path its ratio to direct and to ssh -L", () => {
+  const c4 = buildTables(results()).find((t) => t.title.startsWith("pgbench -S -n -c 4"))!;
+  const row = c4.rows.find((r) => r[0] === "hoop connect")!;
+  assert.equal(row[1], "7,000");
+  assert.equal(row[4], "0.20x");
+  assert.equal(row[5], "0.70x");
+  assert.equal(row[6], ">= 0.6x ssh -L");
+});
+
+Deno.test("buildTables() flags failed transactions and leaves them out of the median", () => {
+  const c16 = buildTables(results()).find((t) => t.title.startsWith("pgbench -S -n -c 16"))!;
+  const row = c16.rows.find((r) => r[0] === "gateway listener")!;
+  assert.equal(row[1], "-");
+  assert.match(row[7], /FLAGGED round 1: 3 failed transactions/);
+});
+
+Deno.test("the Targets table says met, MISSED or not measured", () => {
+  const targets = buildTables(results()).find((t) => t.title === "Targets")!;
+  const verdicts = Object.fromEntries(targets.rows.map((r) => [r[0], r[2]]));
+  assert.equal(verdicts["hoop connect pgbench -S -c 4 >= 0.6x ssh -L"], "met");
+  assert.equal(verdicts["hoop connect COPY >= 1.0x ssh -L"], "met");
+  assert.equal(verdicts["gateway listener pgbench -S -c 4 >= 1.0x ssh -L"], "MISSED");
+  assert.equal(verdicts["1000 agents ONLINE within 10 s"], "not measured");
+});
+
+Deno.test("renderMarkdown() holds the machine, the command and the same tables as the text", () => {
+  const r = results();
+  const md = renderMarkdown(r);
+  assert.match(md, /\| CPU \| 2 x Test CPU \|/);
+  assert.match(md, /deno task bench --rounds 1/);
+  assert.match(md, /\| hoop connect \| 7,000 \|/);
+  assert.match(renderText(r), /hoop connect\s+7,000/);
+});

@@ -1,0 +1,57 @@
+/**
+ * The data paths the bench compares and how a PostgreSQL client reaches each.
+ *
+ * @module
+ */
+
+/** Ids of the paths, in report order; `--paths` takes these. */
+export const PATH_IDS = [
+  "direct",
+  "ssh",
+  "connect",
+  "connect-tls",
+  "listener",
+  "listener-tls",
+] as const;
+
+/** One of {@linkcode PATH_IDS}. */
+export type PathId = typeof PATH_IDS[number];
+
+/** What each path is, for tables. */
+export const PATH_LABELS: Record<PathId, string> = {
+  direct: "direct",
+  ssh: "ssh -L",
+  connect: "hoop connect",
+  "connect-tls": "hoop connect (TLS)",
+  listener: "gateway listener",
+  "listener-tls": "gateway listener (TLS)",
+};
+
+/** Paths that need the TLS gateway; `--no-tls` drops them. */
+export const TLS_PATHS: readonly PathId[] = ["connect-tls", "listener-tls"];
+
+/** Where and as whom a PostgreSQL client logs in for one path. */
+export interface PgTarget {
+  id: PathId;
+  port: number;
+  user: string;
+  /** Passed in PGPASSWORD only, never on a command line or in output. */
+  password: string;
+  database: string;
+}
+
+/** libpq environment for `target`: password, no TLS negotiation, a connect timeout. */
+export function pgEnv(target: PgTarget): Record<string, string> {
+  return {
+    PGPASSWORD: target.password,
+    // Every path answers an SSLRequest with "N"; skipping it keeps the paths comparable.
+    PGSSLMODE: "disable",
+    PGCONNECT_TIMEOUT: "10",
+    PGAPPNAME: "hoop-bench",
+  };
+}
+
+/** psql connection arguments for `target`. */
+export function psqlArgs(target: PgTarget): string[] {
+  return ["-h", "127.0.0.1", "-p", String(target.port), "-U", target.user, "-d", target.database];
+}
