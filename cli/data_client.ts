@@ -6,11 +6,9 @@
  *
  * @module
  */
-import { DataSide, encodeHeader, readStatus } from "../proto/data_header.ts";
-import { HoopError, unavailable } from "../proto/errors.ts";
-import { parseHostPort } from "../proto/host_port.ts";
-import { decodeBase64Url } from "../proto/keys.ts";
-import { describeNetError } from "../proto/net_error.ts";
+import { DataRefusedError, dialDataPort } from "../proto/data_dial.ts";
+import { DataSide } from "../proto/data_header.ts";
+import { HoopError } from "../proto/errors.ts";
 import type { ApiClient, CreateSessionResponse } from "./api_client.ts";
 
 /** How long the client waits for the agent's side (the gateway gives up first). */
@@ -37,34 +35,20 @@ export async function openSession(
   opts: { caCert?: string } = {},
 ): Promise<OpenedSession> {
   const s = await api.post<CreateSessionResponse>("/api/sessions", spec);
-  const { hostname, port } = parseHostPort(s.data_addr, { what: "data address" });
-  let conn: Deno.Conn;
+  const target = { addr: s.data_addr, tls: s.data_tls, caCert: opts.caCert };
   try {
-    conn = s.data_tls
-      ? await Deno.connectTls({ hostname, port, caCerts: opts.caCert ? [opts.caCert] : undefined })
-      : await Deno.connect({ hostname, port });
-  } catch (err) {
-    throw unavailable(
-      `Cannot reach the gateway's data port ${s.data_addr}: ${describeNetError(err)}`,
-      { cause: err, hint: "set HOOP_DATA_URL on the gateway to an address clients can reach" },
-    );
-  }
-  try {
-    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-    await conn.write(encodeHeader(DataSide.CLIENT, decodeBase64Url(s.ticket)));
-    const status = await readStatus(conn, PAIR_WAIT_MS);
-    if (!status.ok) throw unavailable(status.message);
+    const conn = await dialDataPort(target, DataSide.CLIENT, s.ticket, {
+      pairWaitMs: PAIR_WAIT_MS,
+    });
     return { sessionId: s.session_id, conn };
   } catch (err) {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
+    if (err instanceof DataRefusedError) throw err;
+    if (err instanceof HoopError) {
+      throw new HoopError(err.code, err.message, {
+        cause: err,
+        hint: "set HOOP_DATA_URL on the gateway to an address clients can reach",
+      });
     }
-    if (err instanceof HoopError && err.code === "unavailable") throw err;
-    throw unavailable(
-      `Cannot open a session on connection "${spec.connection}": ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw err;
   }
 }

@@ -2,6 +2,14 @@
  * The data port: clients and agents dial it, present a one-time ticket in the
  * data header (proto/data_header.ts), and the broker pairs and relays them.
  *
+ * TLS connections accepted by `Deno.listenTls` cannot turn Nagle's algorithm
+ * off, so the gateway's first small write (the status byte) can wait ~40 ms
+ * for the peer's delayed ACK of the TLS session tickets. A node:tls server
+ * with `setNoDelay` removes that (measured: ~2 ms set-up) but carried bulk
+ * data at a third of the speed (91 vs 288 MB/s on a 500 MB COPY), so the
+ * Deno listener stays. Peers dial with Nagle off (proto/data_dial.ts), which
+ * removed the other ~44 ms.
+ *
  * @module
  */
 import { DataHeaderError, readHeader, writeStatus } from "../proto/data_header.ts";
@@ -21,18 +29,48 @@ export interface DataServer {
   close(): void;
 }
 
-/** Listen on `addr` (TLS when `tls` is given) and hand each connection to the broker. */
-export function startDataServer(
-  addr: HostPort,
-  opts: { broker: SessionBroker; log: Logger; tls?: { cert: string; key: string } },
-): DataServer {
-  const listener: Deno.Listener = opts.tls
-    ? Deno.listenTls({ hostname: addr.hostname, port: addr.port, ...opts.tls })
-    : Deno.listen({ hostname: addr.hostname, port: addr.port });
-  const bound = listener.addr as Deno.NetAddr;
-  const conns = new Set<Deno.Conn>();
-  let closed = false;
+/** Options of {@linkcode startDataServer}. */
+export interface DataServerOptions {
+  broker: SessionBroker;
+  log: Logger;
+  tls?: { cert: string; key: string };
+}
 
+/** Listen on `addr` (TLS when `tls` is given) and hand each connection to the broker. */
+export function startDataServer(addr: HostPort, opts: DataServerOptions): DataServer {
+  return opts.tls ? startTlsDataServer(addr, opts, opts.tls) : startTcpDataServer(addr, opts);
+}
+
+async function handle(conn: Deno.Conn, opts: DataServerOptions): Promise<void> {
+  try {
+    (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
+    const header = await readHeader(conn, HEADER_TIMEOUT_MS);
+    await opts.broker.attach(conn, header.side, header.ticket);
+  } catch (err) {
+    if (err instanceof DataHeaderError) {
+      opts.log.debug("data connection refused", { err });
+      try {
+        await writeStatus(conn, REFUSED_HEADER, err.message);
+      } catch {
+        // Peer gone.
+      }
+    } else {
+      opts.log.debug("data connection failed", { err });
+    }
+    try {
+      conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+function startTcpDataServer(addr: HostPort, opts: DataServerOptions): DataServer {
+  return serveListener(Deno.listen({ hostname: addr.hostname, port: addr.port }), opts);
+}
+
+function serveListener(listener: Deno.Listener, opts: DataServerOptions): DataServer {
+  let closed = false;
   (async () => {
     for (;;) {
       let conn: Deno.Conn;
@@ -46,35 +84,10 @@ export function startDataServer(
         opts.log.warn("data port accept failed", { err });
         continue;
       }
-      conns.add(conn);
-      void handle(conn).finally(() => conns.delete(conn));
+      void handle(conn, opts);
     }
   })();
-
-  async function handle(conn: Deno.Conn): Promise<void> {
-    try {
-      if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-      const header = await readHeader(conn, HEADER_TIMEOUT_MS);
-      await opts.broker.attach(conn, header.side, header.ticket);
-    } catch (err) {
-      if (err instanceof DataHeaderError) {
-        opts.log.debug("data connection refused", { err });
-        try {
-          await writeStatus(conn, REFUSED_HEADER, err.message);
-        } catch {
-          // Peer gone.
-        }
-      } else {
-        opts.log.debug("data connection failed", { err });
-      }
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-    }
-  }
-
+  const bound = listener.addr as Deno.NetAddr;
   return {
     addr: { hostname: bound.hostname, port: bound.port },
     close() {
@@ -86,4 +99,12 @@ export function startDataServer(
       }
     },
   };
+}
+
+function startTlsDataServer(
+  addr: HostPort,
+  opts: DataServerOptions,
+  cert: { cert: string; key: string },
+): DataServer {
+  return serveListener(Deno.listenTls({ hostname: addr.hostname, port: addr.port, ...cert }), opts);
 }

@@ -115,7 +115,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     });
     cleanups.unshift(() => broker.close("the gateway is shutting down"));
 
-    const data = listenOrExplain(
+    const data = await listenOrExplain(
       () => startDataServer(dataListen, { broker, log, tls }),
       "data",
       dataListen,
@@ -125,7 +125,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       ? parseHostPort(opts.postgresListen, { what: "PostgreSQL listen address", allowZero: true })
       : undefined;
     const pg = pgListen
-      ? listenOrExplain(
+      ? await listenOrExplain(
         () => startPostgresListener(pgListen, { store, presence, broker, log }),
         "PostgreSQL clients",
         pgListen,
@@ -272,9 +272,13 @@ function defaultDataDir(): string {
 }
 
 /** Run a listener start, turning "address in use" and friends into a clear error. */
-function listenOrExplain<T>(start: () => T, what: string, addr: HostPort): T {
+async function listenOrExplain<T>(
+  start: () => T | Promise<T>,
+  what: string,
+  addr: HostPort,
+): Promise<T> {
   try {
-    return start();
+    return await start();
   } catch (err) {
     if (
       err instanceof Deno.errors.AddrInUse || err instanceof Deno.errors.PermissionDenied ||

@@ -1,0 +1,176 @@
+/**
+ * {@linkcode NodeSocketConn}: node sockets behind the `Deno.Conn` interface
+ * that hoop's splice and header code use.
+ *
+ * @module
+ */
+import type net from "node:net";
+import { Buffer } from "node:buffer";
+
+/**
+ * Receive buffer of {@linkcode NodeSocketConn}: past it the socket is paused,
+ * so TCP back-pressure reaches the server instead of memory growing.
+ */
+const NODE_CONN_HIGH_WATER_BYTES = 256 * 1024;
+
+/**
+ * A `Deno.Conn` over a node `net.Socket`/`tls.TLSSocket`. Used where Deno's
+ * own TLS falls short: the agent's unverified PostgreSQL TLS modes (node:tls
+ * can skip certificate checks, Deno's cannot) and the gateway's TLS data port
+ * (Deno's accepted TLS connections have no `setNoDelay`, and Nagle then adds
+ * ~40 ms to every session's first answer).
+ * It offers what a splice loop uses: `read`, `write`, `closeWrite`, `close`,
+ * `setNoDelay`, and the streams.
+ */
+export class NodeSocketConn implements Deno.TcpConn {
+  #sock: net.Socket;
+  #chunks: Uint8Array[] = [];
+  #queued = 0;
+  #ended = false;
+  #error: Error | null = null;
+  #wake: (() => void) | null = null;
+  #closed = false;
+  #readable?: ReadableStream<Uint8Array<ArrayBuffer>>;
+  #writable?: WritableStream<Uint8Array<ArrayBufferLike>>;
+  #listeners: [string, (...a: never[]) => void][];
+
+  constructor(sock: net.Socket) {
+    this.#sock = sock;
+    const onData = (d: Buffer) => {
+      this.#chunks.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      this.#queued += d.byteLength;
+      if (this.#queued >= NODE_CONN_HIGH_WATER_BYTES) sock.pause();
+      this.#notify();
+    };
+    const onEnd = () => {
+      this.#ended = true;
+      this.#notify();
+    };
+    const onError = (e: Error) => {
+      this.#error = e;
+      this.#notify();
+    };
+    const onClose = () => {
+      this.#ended = true;
+      this.#notify();
+    };
+    this.#listeners = [["data", onData], ["end", onEnd], ["error", onError], ["close", onClose]];
+    for (const [ev, fn] of this.#listeners) sock.on(ev, fn as (...a: unknown[]) => void);
+  }
+
+  /** Stop listening (the socket is handed to node:tls). */
+  detach(): void {
+    for (const [ev, fn] of this.#listeners) this.#sock.off(ev, fn as (...a: unknown[]) => void);
+    this.#sock.pause();
+  }
+
+  #notify(): void {
+    const w = this.#wake;
+    this.#wake = null;
+    w?.();
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#error) throw this.#error;
+      if (this.#ended || this.#closed) return null;
+      if (this.#sock.isPaused()) this.#sock.resume();
+      await new Promise<void>((r) => this.#wake = r);
+    }
+    let n = 0;
+    while (n < p.length && this.#chunks.length > 0) {
+      const c = this.#chunks[0];
+      const take = Math.min(c.length, p.length - n);
+      p.set(c.subarray(0, take), n);
+      n += take;
+      if (take === c.length) this.#chunks.shift();
+      else this.#chunks[0] = c.subarray(take);
+    }
+    this.#queued -= n;
+    if (this.#queued < NODE_CONN_HIGH_WATER_BYTES / 2 && this.#sock.isPaused()) this.#sock.resume();
+    return n;
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    if (this.#closed) {
+      return Promise.reject(new Deno.errors.BadResource("the connection is closed"));
+    }
+    // Copy: callers reuse their buffers as soon as write() resolves.
+    const data = Buffer.from(p);
+    return new Promise((resolve, reject) => {
+      this.#sock.write(data, (err) => err ? reject(err) : resolve(p.length));
+    });
+  }
+
+  closeWrite(): Promise<void> {
+    return new Promise((resolve) => this.#sock.end(resolve));
+  }
+
+  close(): void {
+    if (this.#closed) throw new Deno.errors.BadResource("the connection is already closed");
+    this.#closed = true;
+    this.#sock.destroy();
+    this.#notify();
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.#closed) this.close();
+  }
+
+  setNoDelay(noDelay = true): void {
+    this.#sock.setNoDelay(noDelay);
+  }
+
+  setKeepAlive(keepAlive = true): void {
+    this.#sock.setKeepAlive(keepAlive);
+  }
+
+  ref(): void {
+    this.#sock.ref();
+  }
+
+  unref(): void {
+    this.#sock.unref();
+  }
+
+  get localAddr(): Deno.NetAddr {
+    return {
+      transport: "tcp",
+      hostname: this.#sock.localAddress ?? "",
+      port: this.#sock.localPort ?? 0,
+    };
+  }
+
+  get remoteAddr(): Deno.NetAddr {
+    return {
+      transport: "tcp",
+      hostname: this.#sock.remoteAddress ?? "",
+      port: this.#sock.remotePort ?? 0,
+    };
+  }
+
+  get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    this.#readable ??= new ReadableStream({
+      pull: async (ctl) => {
+        const buf = new Uint8Array(64 * 1024);
+        const n = await this.read(buf);
+        if (n === null) ctl.close();
+        else ctl.enqueue(buf.subarray(0, n));
+      },
+      cancel: () => {
+        if (!this.#closed) this.close();
+      },
+    });
+    return this.#readable;
+  }
+
+  get writable(): WritableStream<Uint8Array<ArrayBufferLike>> {
+    this.#writable ??= new WritableStream({
+      write: async (chunk) => {
+        await this.write(chunk);
+      },
+      close: () => this.closeWrite(),
+    });
+    return this.#writable;
+  }
+}
