@@ -84,41 +84,44 @@ Deno.test("user story: a TLS gateway serves the CLI and a grpcs:// agent that tr
       });
     });
 
-    await t.step("sessions cross the data port over TLS: exec with separate streams and exit code", async () => {
-      await hoopOk([
-        "admin",
-        "create",
-        "connection",
-        "tlssh",
-        "--agent",
-        "secure",
-        "--command",
-        "sh",
-      ], {
-        env,
-      });
-      const agent = await startAgent(key, {
-        name: "agent-tls-data",
-        env: { HOOP_TLSCA: certs.caCertFile },
-      });
-      agents.push(agent);
-      await waitFor(async () => await agentStatus(env, "secure") === "ONLINE", {
-        message: "the TLS agent never showed ONLINE",
-      });
-      const run = await hoop(["exec", "tlssh", "-i", "echo over-tls; echo err >&2; exit 4"], {
-        env,
-      });
-      assert.equal(run.code, 4, run.stderr);
-      assert.equal(run.stdout, "over-tls\n");
-      assert.equal(run.stderr, "err\n");
-      // A client that does not trust the CA cannot reach the data port either.
-      const untrustedExec = await hoop(["exec", "tlssh", "-i", "echo no"], {
-        env: { ...env, HOOP_TLSCA: "" },
-      });
-      assert.notEqual(untrustedExec.code, 0);
-      assert.doesNotMatch(untrustedExec.stdout, /no/);
-      await agent.stop();
-    });
+    await t.step(
+      "sessions cross the data port over TLS: exec with separate streams and exit code",
+      async () => {
+        await hoopOk([
+          "admin",
+          "create",
+          "connection",
+          "tlssh",
+          "--agent",
+          "secure",
+          "--command",
+          "sh",
+        ], {
+          env,
+        });
+        const agent = await startAgent(key, {
+          name: "agent-tls-data",
+          env: { HOOP_TLSCA: certs.caCertFile },
+        });
+        agents.push(agent);
+        await waitFor(async () => await agentStatus(env, "secure") === "ONLINE", {
+          message: "the TLS agent never showed ONLINE",
+        });
+        const run = await hoop(["exec", "tlssh", "-i", "echo over-tls; echo err >&2; exit 4"], {
+          env,
+        });
+        assert.equal(run.code, 4, run.stderr);
+        assert.equal(run.stdout, "over-tls\n");
+        assert.equal(run.stderr, "err\n");
+        // A client that does not trust the CA cannot reach the data port either.
+        const untrustedExec = await hoop(["exec", "tlssh", "-i", "echo no"], {
+          env: { ...env, HOOP_TLSCA: "" },
+        });
+        assert.notEqual(untrustedExec.code, 0);
+        assert.doesNotMatch(untrustedExec.stdout, /no/);
+        await agent.stop();
+      },
+    );
 
     await t.step("an agent without HOOP_TLSCA does not come online", async () => {
       const agent = await startAgent(key, {
