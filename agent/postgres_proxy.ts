@@ -28,7 +28,6 @@ import net from "node:net";
 import { NodeSocketConn } from "../proto/node_socket_conn.ts";
 import tls from "node:tls";
 import { createHash } from "node:crypto";
-import { Buffer } from "node:buffer";
 import { HoopError } from "../proto/errors.ts";
 import type { Logger } from "../proto/log.ts";
 import {
