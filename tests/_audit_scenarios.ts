@@ -29,6 +29,7 @@ import {
 } from "./_harness.ts";
 import { POSTGRES_SKIP_REASON, type PostgresServer, startPostgres } from "./_postgres.ts";
 import { spawnHoopInPty } from "./_pty_driver.ts";
+import type { Session, SessionEvent } from "../cli/api_client.ts";
 
 /** Which store the gateway under test uses. */
 export type AuditStoreMode = "sqlite" | "postgres";
@@ -36,31 +37,9 @@ export type AuditStoreMode = "sqlite" | "postgres";
 /** Recorded data cap of the gateway under test (`HOOP_AUDIT_MAX_BYTES`). */
 const AUDIT_MAX_BYTES = 16_384;
 
-/** A session as `hoop admin get sessions -o json` prints it. */
-interface ApiSession {
-  id: string;
-  user: string;
-  connection: string;
-  type: string;
-  agent: string;
-  verb: string;
-  status: string;
-  exit_code: number | null;
-  bytes_in: number;
-  bytes_out: number;
-  truncated: boolean;
-  error: string | null;
-  started_at: string;
-  ended_at: string | null;
-}
-
-interface ApiEvent {
-  seq: number;
-  time: string;
-  kind: string;
-  data?: string;
-  data_b64?: string;
-}
+/** Sessions and events as `hoop admin get ... -o json` prints them: the CLI's own API types. */
+type ApiSession = Session;
+type ApiEvent = SessionEvent;
 
 async function sessions(admin: Identity, filters: string[] = []): Promise<ApiSession[]> {
   const r = await hoopOk(["admin", "get", "sessions", ...filters, "-o", "json"], {
@@ -310,7 +289,7 @@ async function run(t: Deno.TestContext, mode: AuditStoreMode): Promise<void> {
           const { events } = await session(admin, s.id);
           for (const e of events) {
             if (e.kind === "sql") {
-              assert.ok(Number.isFinite(Date.parse(e.time)));
+              assert.ok(Number.isFinite(Date.parse(String(e.time))));
               sql.push(e.data ?? "");
             }
           }

@@ -8,18 +8,11 @@
  * @module
  */
 import { join } from "node:path";
+import { PERMISSIONS } from "../scripts/compile.ts";
 import { fileURLToPath } from "node:url";
 
-/** Permissions of the hoop processes the tests start (the `deno task hoop` set). */
-export const HOOP_PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  "--allow-sys",
-  "--allow-ffi",
-];
+/** Permissions of the hoop processes the tests start: those the compiled binary gets. */
+export const HOOP_PERMISSIONS = PERMISSIONS;
 
 /** `cli/main.ts` of this checkout. */
 export const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));

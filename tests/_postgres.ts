@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { makeTestCerts } from "./_tls.ts";
 
 /** A running PostgreSQL the tests may create databases and roles in. */
 export interface PostgresServer extends AsyncDisposable {
@@ -16,8 +17,10 @@ export interface PostgresServer extends AsyncDisposable {
   host: "127.0.0.1";
   /** Superuser URL, password auth: `postgres://hoop_admin:<pw>@127.0.0.1:<port>/postgres`. */
   adminUrl: string;
-  /** PEM file of the server's self-signed certificate, when started with `ssl: true`. */
+  /** PEM file of the server's certificate (for 127.0.0.1), when started with `ssl: true`. */
   certFile?: string;
+  /** PEM file of the CA that signed {@linkcode PostgresServer.certFile}. */
+  caFile?: string;
   /** Create a database, returning its URL (same superuser credentials). */
   createDatabase(name: string): Promise<string>;
   /**
@@ -201,7 +204,7 @@ function serverApi(
   adminUrl: string,
   port: number,
   stop: () => Promise<void>,
-  certFile?: string,
+  tls?: { certFile?: string; caFile?: string },
 ): PostgresServer {
   const base = new URL(adminUrl);
   const admin = {
@@ -212,7 +215,8 @@ function serverApi(
     port,
     host: "127.0.0.1",
     adminUrl,
-    certFile,
+    certFile: tls?.certFile,
+    caFile: tls?.caFile,
     async createDatabase(name) {
       await psql(adminUrl, `CREATE DATABASE ${ident(name)};`);
       return urlFor(base, admin.user, admin.password, name);
@@ -266,34 +270,23 @@ async function initAndStart(
   await Deno.writeTextFile(pwfile, password + "\n", { mode: 0o600 });
 
   let certFile: string | undefined;
+  let caFile: string | undefined;
   if (ssl) {
+    // A CA-signed leaf for 127.0.0.1 only, so sslmode=verify-full can pass (by IP) and
+    // fail (by name); the files are copied here for the postgres user to read.
+    await using certs = await makeTestCerts({ subjectAltName: "IP:127.0.0.1" });
     certFile = `${dir}/server.crt`;
-    await mustRun("create a TLS certificate", "openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${dir}/server.key`,
-      "-out",
-      certFile,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-    ]);
+    caFile = `${dir}/ca.crt`;
+    await Deno.copyFile(certs.certFile, certFile);
+    await Deno.copyFile(certs.keyFile, `${dir}/server.key`);
+    await Deno.copyFile(certs.caCertFile, caFile);
     await Deno.chmod(`${dir}/server.key`, 0o600);
   }
 
   if (isRoot()) {
     const acct = postgresAccount();
     if (!acct) throw new Error('Cannot start PostgreSQL as root: no "postgres" user exists');
-    for (const f of [dir, pwfile, ...(ssl ? [`${dir}/server.key`, certFile!] : [])]) {
+    for (const f of [dir, pwfile, ...(ssl ? [`${dir}/server.key`, certFile!, caFile!] : [])]) {
       await Deno.chown(f, acct.uid, acct.gid);
     }
   }
@@ -361,7 +354,7 @@ async function initAndStart(
       const adminUrl = `postgres://${ADMIN_USER}:${
         encodeURIComponent(password)
       }@127.0.0.1:${port}/postgres`;
-      return serverApi(adminUrl, port, stop, certFile);
+      return serverApi(adminUrl, port, stop, { certFile, caFile });
     }
     let logTail = "";
     try {

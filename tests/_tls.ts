@@ -29,8 +29,14 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
-/** Create a CA and a server certificate for 127.0.0.1/localhost in a temp dir. */
-export async function makeTestCerts(): Promise<TestCerts> {
+/** Options of {@linkcode makeTestCerts}. */
+export interface TestCertOptions {
+  /** subjectAltName of the server certificate; default `IP:127.0.0.1,DNS:localhost`. */
+  subjectAltName?: string;
+}
+
+/** Create a CA and a server certificate (127.0.0.1/localhost by default) in a temp dir. */
+export async function makeTestCerts(opts: TestCertOptions = {}): Promise<TestCerts> {
   const dir = await Deno.makeTempDir({ prefix: "hoop-tls-" });
   try {
     await Deno.writeTextFile(
@@ -39,7 +45,7 @@ export async function makeTestCerts(): Promise<TestCerts> {
         "basicConstraints=critical,CA:FALSE",
         "keyUsage=critical,digitalSignature,keyEncipherment",
         "extendedKeyUsage=serverAuth",
-        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        `subjectAltName=${opts.subjectAltName ?? "IP:127.0.0.1,DNS:localhost"}`,
         "authorityKeyIdentifier=keyid,issuer",
         "subjectKeyIdentifier=hash",
         "",
