@@ -17,7 +17,7 @@
  */
 import { DataSide, writeAll, writeStatus } from "../proto/data_header.ts";
 import { FrameReader, FrameType, parseExit, parseResize, writeFrame } from "../proto/frames.ts";
-import { decodeBase64Url, encodeBase64Url, generateTicket } from "../proto/keys.ts";
+import { encodeBase64Url, generateTicket } from "../proto/keys.ts";
 import type { Logger } from "../proto/log.ts";
 import { makePacket, PacketType } from "../proto/packet.ts";
 import { StatementTap } from "../proto/pgwire.ts";
@@ -430,16 +430,6 @@ export class SessionBroker {
  */
 function agentConfig(agent: Agent, conn: Connection): Record<string, string> | undefined {
   return agent.mode === "standard" && !agent.viaOrgKey ? conn.config : undefined;
-}
-
-/** Validate a base64url ticket from the API form; `undefined` when malformed. */
-export function ticketBytes(ticket: string): Uint8Array | undefined {
-  try {
-    const b = decodeBase64Url(ticket);
-    return b.length === 32 ? b : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function refuse(conn: Deno.Conn, code: number, message: string): Promise<void> {
