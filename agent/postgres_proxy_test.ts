@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { HoopError } from "../proto/errors.ts";
 import { Logger } from "../proto/log.ts";
 import { splice } from "../proto/splice.ts";
-import { POSTGRES_SKIP_REASON, startPostgres } from "../tests/_postgres.ts";
+import { POSTGRES_SKIP_REASON, psqlThrough, startPostgres } from "../tests/_postgres.ts";
 import { cancelRequest, PgQueryError, simpleQuery } from "../cli/pg_client.ts";
 import {
   md5Password,
@@ -132,20 +132,7 @@ async function run(cmd: string, args: string[], env: Record<string, string> = {}
 
 /** psql through the relay as a user and database that do not exist, with a wrong password. */
 function psql(port: number, sql: string, env: Record<string, string> = {}): Promise<Run> {
-  return run("psql", [
-    "-X",
-    "-At",
-    "-h",
-    "127.0.0.1",
-    "-p",
-    String(port),
-    "-U",
-    "nobody",
-    "-d",
-    "whatever",
-    "-c",
-    sql,
-  ], env);
+  return psqlThrough(port, sql, { args: ["-At"], env });
 }
 
 function assertNoSecret(lines: string[], secret: string): void {

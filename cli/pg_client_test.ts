@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Logger } from "../proto/log.ts";
 import { splice } from "../proto/splice.ts";
-import { POSTGRES_SKIP_REASON, startPostgres } from "../tests/_postgres.ts";
+import { POSTGRES_SKIP_REASON, psqlThrough, startPostgres } from "../tests/_postgres.ts";
 import { servePostgres } from "../agent/postgres_proxy.ts";
 import {
   PgQueryError,
@@ -79,27 +79,9 @@ function startRelay(uri: string) {
 }
 
 async function psql(port: number, args: string[], sql: string): Promise<string> {
-  const out = await new Deno.Command("psql", {
-    args: [
-      "-X",
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-U",
-      "nobody",
-      "-d",
-      "x",
-      ...args,
-      "-c",
-      sql,
-    ],
-    env: { PGPASSWORD: "any" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  return new TextDecoder().decode(out.stdout);
+  const r = await psqlThrough(port, sql, { args, env: { PGPASSWORD: "any" } });
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
 }
 
 Deno.test({

@@ -370,3 +370,46 @@ async function initAndStart(
   }
   throw lastErr;
 }
+
+/** What a finished psql run printed. */
+export interface PsqlRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run real `psql -c SQL` against 127.0.0.1:PORT as user "nobody" with a wrong
+ * password and database: hoop's relays log in with the agent's credentials
+ * and ignore all three. Killed after `timeoutMs`.
+ */
+export async function psqlThrough(
+  port: number,
+  sql: string,
+  opts: { args?: string[]; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<PsqlRun> {
+  const child = new Deno.Command("psql", {
+    args: [
+      "-X",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-U",
+      "nobody",
+      "-d",
+      "whatever",
+      ...(opts.args ?? []),
+      "-c",
+      sql,
+    ],
+    env: { PGPASSWORD: "wrong-password", PGCONNECT_TIMEOUT: "10", ...opts.env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}

@@ -17,7 +17,7 @@ import {
   startGateway,
   waitFor,
 } from "./_harness.ts";
-import { POSTGRES_SKIP_REASON, startPostgres } from "./_postgres.ts";
+import { POSTGRES_SKIP_REASON, psqlThrough, startPostgres } from "./_postgres.ts";
 
 if (POSTGRES_SKIP_REASON) console.warn(`connect_postgres_test skipped: ${POSTGRES_SKIP_REASON}`);
 
@@ -34,28 +34,12 @@ interface Run {
 }
 
 /** Run psql as user "nobody" (the tunnel ignores it) against a local hoop port. */
-async function psqlVia(port: number, sql: string, timeoutMs = 60_000): Promise<Run> {
-  return await runTool(
-    "psql",
-    [
-      "-X",
-      "-At",
-      "-v",
-      "ON_ERROR_STOP=1",
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-U",
-      "nobody",
-      "-d",
-      "whatever",
-      "-c",
-      sql,
-    ],
-    WRONG,
+function psqlVia(port: number, sql: string, timeoutMs = 60_000): Promise<Run> {
+  return psqlThrough(port, sql, {
+    args: ["-At", "-v", "ON_ERROR_STOP=1"],
+    env: { PGAPPNAME: "hoop-test" },
     timeoutMs,
-  );
+  });
 }
 
 async function runTool(
