@@ -1,2 +1,2 @@
 /** The version of the hoop CLI, gateway and agent (one binary, one version). */
-export const VERSION = "0.1.0";
+export { VERSION } from "../proto/version.ts";
