@@ -33,6 +33,39 @@ interface Run {
   stderr: string;
 }
 
+/**
+ * Start `psql -c SQL` through a tunnel and wait until the statement runs on the
+ * server (seen in pg_stat_activity). The child is killed after 60 s at most.
+ */
+async function psqlRunning(port: number, sql: string, adminUrl: string) {
+  const child = new Deno.Command("psql", {
+    args: ["-X", "-h", "127.0.0.1", "-p", String(port), "-U", "nobody", "-c", sql],
+    env: WRONG,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  try {
+    await waitFor(() => isRunning(adminUrl, sql), {
+      timeoutMs: 15_000,
+      message: `${sql} never started`,
+    });
+  } catch (err) {
+    clearTimeout(timer);
+    child.kill("SIGKILL");
+    await child.output();
+    throw err;
+  }
+  return {
+    child,
+    async done(): Promise<{ code: number; stderr: string }> {
+      const out = await child.output();
+      return { code: out.code, stderr: decoder.decode(out.stderr) };
+    },
+    stopTimer: () => clearTimeout(timer),
+  };
+}
+
 /** Run psql as user "nobody" (the tunnel ignores it) against a local hoop port. */
 function psqlVia(port: number, sql: string, timeoutMs = 60_000): Promise<Run> {
   return psqlThrough(port, sql, {
@@ -243,25 +276,14 @@ Deno.test({
 
       await t.step("SIGINT to psql cancels a running statement through the tunnel", async () => {
         const sql = "select pg_sleep(30)";
-        const child = new Deno.Command("psql", {
-          args: ["-X", "-h", "127.0.0.1", "-p", String(tunnel.port), "-U", "nobody", "-c", sql],
-          env: WRONG,
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
-        const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+        const run = await psqlRunning(tunnel.port, sql, pg.adminUrl);
         try {
-          await waitFor(() => isRunning(pg.adminUrl, sql), {
-            timeoutMs: 15_000,
-            message: "pg_sleep never started",
-          });
-          child.kill("SIGINT");
-          const out = await child.output();
-          const stderr = decoder.decode(out.stderr);
-          assert.equal(out.code, 1, stderr);
+          run.child.kill("SIGINT");
+          const { code, stderr } = await run.done();
+          assert.equal(code, 1, stderr);
           assert.match(stderr, /canceling statement due to user request/);
         } finally {
-          clearTimeout(timer);
+          run.stopTimer();
         }
         assert.equal(await isRunning(pg.adminUrl, sql), false);
       });
@@ -289,26 +311,15 @@ Deno.test({
 
       await t.step("the agent is killed mid-query: psql fails instead of hanging", async () => {
         const sql = "select pg_sleep(29)";
-        const child = new Deno.Command("psql", {
-          args: ["-X", "-h", "127.0.0.1", "-p", String(stdTunnel!.port), "-U", "nobody", "-c", sql],
-          env: WRONG,
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
         // pg_sleep(29) ends by itself after 29 s: a hang shows up as exit 0 and no error.
-        const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+        const run = await psqlRunning(stdTunnel!.port, sql, pg.adminUrl);
         try {
-          await waitFor(() => isRunning(pg.adminUrl, sql), {
-            timeoutMs: 15_000,
-            message: "pg_sleep never started",
-          });
           agent!.kill("SIGKILL");
-          const out = await child.output();
-          const stderr = decoder.decode(out.stderr);
-          assert.notEqual(out.code, 0, stderr);
+          const { code, stderr } = await run.done();
+          assert.notEqual(code, 0, stderr);
           assert.match(stderr, /server closed the connection unexpectedly|connection.*lost/i);
         } finally {
-          clearTimeout(timer);
+          run.stopTimer();
         }
       });
 
