@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { decodeBase64, encodeBase64 } from "../proto/base64.ts";
 import { HoopError } from "../proto/errors.ts";
 
 /** The mechanism name hoop speaks. */
@@ -23,19 +24,6 @@ const dec = new TextDecoder();
 const CLIENT_NONCE_BYTES = 18;
 /** Iteration counts past this are refused: a hostile server could pin the agent's CPU. */
 const MAX_ITERATIONS = 1_000_000;
-
-function b64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
-}
-
-function unb64(text: string): Uint8Array {
-  const s = atob(text);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
 
 async function hmac(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
   const k = await crypto.subtle.importKey(
@@ -127,7 +115,8 @@ export class ScramClient {
    */
   constructor(password: string, opts: { user?: string; nonce?: string } = {}) {
     this.#password = password;
-    this.#nonce = opts.nonce ?? b64(crypto.getRandomValues(new Uint8Array(CLIENT_NONCE_BYTES)));
+    this.#nonce = opts.nonce ??
+      encodeBase64(crypto.getRandomValues(new Uint8Array(CLIENT_NONCE_BYTES)));
     const user = (opts.user ?? "").replaceAll("=", "=3D").replaceAll(",", "=2C");
     this.#clientFirstBare = `n=${user},r=${this.#nonce}`;
   }
@@ -155,7 +144,7 @@ export class ScramClient {
     }
     let saltBytes: Uint8Array;
     try {
-      saltBytes = unb64(salt);
+      saltBytes = decodeBase64(salt);
     } catch {
       throw protocolError("the server's salt is not base64");
     }
@@ -168,7 +157,7 @@ export class ScramClient {
     const proof = clientKey.map((b, i) => b ^ clientSignature[i]);
     const serverKey = await hmac(salted, enc.encode("Server Key"));
     this.#serverSignature = await hmac(serverKey, authMessage);
-    return enc.encode(`${withoutProof},p=${b64(proof)}`);
+    return enc.encode(`${withoutProof},p=${encodeBase64(proof)}`);
   }
 
   /** Check the server-final message; throws unless the server proved it knows the password. */
@@ -180,7 +169,7 @@ export class ScramClient {
     const v = attrs.get("v");
     let sig: Uint8Array;
     try {
-      sig = unb64(v ?? "");
+      sig = decodeBase64(v ?? "");
     } catch {
       throw protocolError("the server's signature is not base64");
     }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { closeQuietly } from "../proto/bytes.ts";
 import { exitPayload, FrameReader, FrameType, parseResize, writeFrame } from "../proto/frames.ts";
 import type { Logger } from "../proto/log.ts";
 import { describeNetError } from "../proto/net_error.ts";
@@ -296,12 +297,4 @@ async function runExec(data: Deno.Conn, argv: string[], log: Logger): Promise<vo
     return;
   }
   await Promise.race([input, new Promise((r) => setTimeout(r, 1000))]);
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { decodeBase64 } from "../proto/base64.ts";
 import { type ErrorCode, HoopError, isErrorCode } from "../proto/errors.ts";
 import { describeSource, resolveApi, type SettingSource } from "./config.ts";
 import type { Context } from "./context.ts";
@@ -307,7 +308,7 @@ export async function loadTlsCa(ctx: Pick<Context, "env">): Promise<string | und
   if (value.startsWith("base64://")) {
     try {
       return new TextDecoder().decode(
-        Uint8Array.from(atob(value.slice("base64://".length)), (c) => c.charCodeAt(0)),
+        decodeBase64(value.slice("base64://".length)),
       );
     } catch (err) {
       throw new HoopError("invalid_argument", "Cannot read HOOP_TLSCA: not valid base64", {

@@ -18,6 +18,7 @@ import {
   resourceExhausted,
   unauthenticated,
 } from "../proto/errors.ts";
+import { encodeBase64 } from "../proto/base64.ts";
 import { generateAgentKey, generateToken, sha256Hex } from "../proto/keys.ts";
 import { type Logger, redact } from "../proto/log.ts";
 import { authenticatePassword, authenticateToken, canUse } from "./auth.ts";
@@ -259,9 +260,7 @@ function eventView(e: SessionEvent) {
   try {
     return { seq: e.seq, time: e.time, kind: e.kind, data: strictUtf8.decode(e.data) };
   } catch {
-    let bin = "";
-    for (const b of e.data) bin += String.fromCharCode(b);
-    return { seq: e.seq, time: e.time, kind: e.kind, data_b64: btoa(bin) };
+    return { seq: e.seq, time: e.time, kind: e.kind, data_b64: encodeBase64(e.data) };
   }
 }
 

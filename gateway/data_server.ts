@@ -12,16 +12,15 @@
  *
  * @module
  */
-import { DataHeaderError, readHeader, writeStatus } from "../proto/data_header.ts";
+import { acceptLoop } from "../proto/accept_loop.ts";
+import { closeQuietly } from "../proto/bytes.ts";
+import { DataHeaderError, DataStatus, readHeader, writeStatus } from "../proto/data_header.ts";
 import type { HostPort } from "../proto/host_port.ts";
 import type { Logger } from "../proto/log.ts";
 import type { SessionBroker } from "./session_broker.ts";
 
 /** A peer must send its header this fast after connecting. */
 const HEADER_TIMEOUT_MS = 5_000;
-
-/** Refusal code for a malformed header. */
-const REFUSED_HEADER = 1;
 
 /** A running data listener. */
 export interface DataServer {
@@ -38,73 +37,28 @@ export interface DataServerOptions {
 
 /** Listen on `addr` (TLS when `tls` is given) and hand each connection to the broker. */
 export function startDataServer(addr: HostPort, opts: DataServerOptions): DataServer {
-  return opts.tls ? startTlsDataServer(addr, opts, opts.tls) : startTcpDataServer(addr, opts);
+  const listener = opts.tls
+    ? Deno.listenTls({ hostname: addr.hostname, port: addr.port, ...opts.tls })
+    : Deno.listen({ hostname: addr.hostname, port: addr.port });
+  const loop = acceptLoop<Deno.Conn>(listener, (conn) => handle(conn, opts), {
+    onAcceptError: (err) => opts.log.warn("data port accept failed", { err }),
+    onError: (err) => opts.log.warn("data connection failed", { err }),
+  });
+  const bound = listener.addr as Deno.NetAddr;
+  return { addr: { hostname: bound.hostname, port: bound.port }, close: () => loop.close() };
 }
 
 async function handle(conn: Deno.Conn, opts: DataServerOptions): Promise<void> {
   try {
-    (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
     const header = await readHeader(conn, HEADER_TIMEOUT_MS);
     await opts.broker.attach(conn, header.side, header.ticket);
   } catch (err) {
     if (err instanceof DataHeaderError) {
       opts.log.debug("data connection refused", { err });
-      try {
-        await writeStatus(conn, REFUSED_HEADER, err.message);
-      } catch {
-        // Peer gone.
-      }
+      await writeStatus(conn, DataStatus.BAD_HEADER, err.message).catch(() => {});
     } else {
       opts.log.debug("data connection failed", { err });
     }
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(conn);
   }
-}
-
-function startTcpDataServer(addr: HostPort, opts: DataServerOptions): DataServer {
-  return serveListener(Deno.listen({ hostname: addr.hostname, port: addr.port }), opts);
-}
-
-function serveListener(listener: Deno.Listener, opts: DataServerOptions): DataServer {
-  let closed = false;
-  (async () => {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (closed) return;
-        if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) {
-          return;
-        }
-        opts.log.warn("data port accept failed", { err });
-        continue;
-      }
-      void handle(conn, opts);
-    }
-  })();
-  const bound = listener.addr as Deno.NetAddr;
-  return {
-    addr: { hostname: bound.hostname, port: bound.port },
-    close() {
-      closed = true;
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
-    },
-  };
-}
-
-function startTlsDataServer(
-  addr: HostPort,
-  opts: DataServerOptions,
-  cert: { cert: string; key: string },
-): DataServer {
-  return serveListener(Deno.listenTls({ hostname: addr.hostname, port: addr.port, ...cert }), opts);
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { decodeBase64, encodeBase64 } from "../proto/base64.ts";
 
 /** OWASP's 2023 figure for PBKDF2-HMAC-SHA256; about 0.2 s here. */
 export const PBKDF2_ITERATIONS = 210_000;
@@ -13,17 +14,6 @@ const HASH_BYTES = 32;
 /** Refuse absurd counts in stored hashes: verifying must not become a CPU sink. */
 const MAX_ITERATIONS = 10_000_000;
 const SCHEME = "pbkdf2-sha256";
-
-function toBase64(bytes: Uint8Array): string {
-  return btoa(String.fromCharCode(...bytes));
-}
-
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
 
 async function derive(password: string, salt: Uint8Array, iterations: number, bytes: number) {
   const key = await crypto.subtle.importKey(
@@ -45,7 +35,7 @@ async function derive(password: string, salt: Uint8Array, iterations: number, by
 export async function hashPassword(password: string): Promise<string> {
   const salt = crypto.getRandomValues(new Uint8Array(SALT_BYTES));
   const hash = await derive(password, salt, PBKDF2_ITERATIONS, HASH_BYTES);
-  return `${SCHEME}$${PBKDF2_ITERATIONS}$${toBase64(salt)}$${toBase64(hash)}`;
+  return `${SCHEME}$${PBKDF2_ITERATIONS}$${encodeBase64(salt)}$${encodeBase64(hash)}`;
 }
 
 /** Compare without an early exit so timing does not tell how many bytes matched. */
@@ -66,8 +56,8 @@ export async function verifyPassword(password: string, encoded: string): Promise
   }
   let salt: Uint8Array, want: Uint8Array;
   try {
-    salt = fromBase64(parts[2]);
-    want = fromBase64(parts[3]);
+    salt = decodeBase64(parts[2]);
+    want = decodeBase64(parts[3]);
   } catch {
     return false;
   }
@@ -79,5 +69,5 @@ export async function verifyPassword(password: string, encoded: string): Promise
 /** A random one-time password: 15 random bytes as 20 base64url characters. */
 export function generatePassword(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(15));
-  return toBase64(bytes).replaceAll("+", "-").replaceAll("/", "_");
+  return encodeBase64(bytes).replaceAll("+", "-").replaceAll("/", "_");
 }

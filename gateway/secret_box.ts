@@ -7,6 +7,7 @@
  * @module
  */
 
+import { decodeBase64, encodeBase64, encodeBase64Url } from "../proto/base64.ts";
 import { join } from "node:path";
 import { HoopError } from "../proto/errors.ts";
 import type { SecretBox } from "./store/store.ts";
@@ -18,26 +19,6 @@ const TAG_BYTES = 16;
 const PREFIX = "v1:";
 const KEY_FILE = "secret.key";
 const KEY_HINT = "create one with: openssl rand -base64 32";
-
-function toBase64Url(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-/** Decode base64 or base64url, padded or not; throws on other characters. */
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  const t = text.trim();
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(t)) throw new Error("not base64");
-  const std = t.replaceAll("-", "+").replaceAll("_", "/").replace(/=+$/, "");
-  const padded = std + "=".repeat((4 - (std.length % 4)) % 4);
-  const bin = atob(padded);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
 
 class AesGcmSecretBox implements SecretBox {
   #key: CryptoKey;
@@ -58,7 +39,7 @@ class AesGcmSecretBox implements SecretBox {
     const out = new Uint8Array(IV_BYTES + ct.length);
     out.set(iv);
     out.set(ct, IV_BYTES);
-    return PREFIX + toBase64Url(out);
+    return PREFIX + encodeBase64Url(out);
   }
 
   async open(sealed: string): Promise<string> {
@@ -68,7 +49,7 @@ class AesGcmSecretBox implements SecretBox {
     }
     let raw: Uint8Array<ArrayBuffer>;
     try {
-      raw = fromBase64(sealed.slice(PREFIX.length));
+      raw = decodeBase64(sealed.slice(PREFIX.length));
     } catch (cause) {
       throw new Error("Cannot open sealed secret: the text is not valid base64url", { cause });
     }
@@ -137,7 +118,7 @@ export async function loadSecretBox(opts: LoadSecretBoxOptions): Promise<SecretB
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
     const fresh = crypto.getRandomValues(new Uint8Array(SECRET_KEY_BYTES));
-    text = btoa(String.fromCharCode(...fresh)) + "\n";
+    text = encodeBase64(fresh) + "\n";
     try {
       // createNew: two gateways starting on one fresh dir must not each write a key.
       await Deno.writeTextFile(path, text, { mode: 0o600, createNew: true });
@@ -152,7 +133,7 @@ export async function loadSecretBox(opts: LoadSecretBoxOptions): Promise<SecretB
 function decodeKey(text: string, source: string): Uint8Array {
   let raw: Uint8Array<ArrayBuffer>;
   try {
-    raw = fromBase64(text);
+    raw = decodeBase64(text);
   } catch (cause) {
     throw new HoopError(
       "invalid_argument",

@@ -15,9 +15,11 @@
  *
  * @module
  */
-import { DataSide, writeAll, writeStatus } from "../proto/data_header.ts";
+import { closeQuietly, writeAll } from "../proto/bytes.ts";
+import { DataSide, writeStatus } from "../proto/data_header.ts";
 import { FrameReader, FrameType, parseExit, parseResize, writeFrame } from "../proto/frames.ts";
-import { encodeBase64Url, generateTicket } from "../proto/keys.ts";
+import { encodeBase64Url } from "../proto/base64.ts";
+import { generateTicket } from "../proto/keys.ts";
 import type { Logger } from "../proto/log.ts";
 import { makePacket, PacketType } from "../proto/packet.ts";
 import { StatementTap } from "../proto/pgwire.ts";
@@ -439,12 +441,4 @@ async function refuse(conn: Deno.Conn, code: number, message: string): Promise<v
     // The peer is gone; nothing to tell.
   }
   closeQuietly(conn);
-}
-
-function closeQuietly(conn: Deno.Conn | undefined): void {
-  try {
-    conn?.close();
-  } catch {
-    // Already closed.
-  }
 }

@@ -6,10 +6,11 @@
  *
  * @module
  */
-import { DataSide, encodeHeader, readStatus, writeAll } from "./data_header.ts";
+import { writeAll } from "./bytes.ts";
+import { DataSide, encodeHeader, readStatus } from "./data_header.ts";
 import { HoopError, unavailable } from "./errors.ts";
 import { parseHostPort } from "./host_port.ts";
-import { decodeBase64Url } from "./keys.ts";
+import { decodeBase64Url } from "./base64.ts";
 import { describeNetError } from "./net_error.ts";
 
 /** Where and how to dial the data port. */

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { type ByteReader, fillBuffer, readFull, writeAll } from "./bytes.ts";
 import { HoopError } from "./errors.ts";
 
 /** Version byte of the data-plane header. */
@@ -63,44 +64,6 @@ export class DataHeaderError extends HoopError {
     this.name = "DataHeaderError";
     this.status = options.status ?? DataStatus.BAD_HEADER;
   }
-}
-
-/** What a readable connection needs to offer here (a `Deno.Conn` does). */
-export interface ByteReader {
-  read(p: Uint8Array): Promise<number | null>;
-}
-/** What a writable connection needs to offer here (a `Deno.Conn` does). */
-export interface ByteWriter {
-  write(p: Uint8Array): Promise<number>;
-}
-
-/**
- * Read exactly `n` bytes. Returns `null` on end of stream before the first
- * byte; throws `Deno.errors.UnexpectedEof` on end of stream part way.
- */
-export async function readExact(conn: ByteReader, n: number): Promise<Uint8Array | null> {
-  const buf = new Uint8Array(n);
-  const got = await readFull(conn, buf);
-  if (got === n) return buf;
-  if (got === 0) return null;
-  throw new Deno.errors.UnexpectedEof(`Cannot read ${n} bytes: the connection closed after ${got}`);
-}
-
-/** Fill `buf` from `conn`; returns how many bytes arrived before end of stream. */
-async function readFull(conn: ByteReader, buf: Uint8Array): Promise<number> {
-  let off = 0;
-  while (off < buf.length) {
-    const got = await conn.read(buf.subarray(off));
-    if (got === null) break;
-    off += got;
-  }
-  return off;
-}
-
-/** Write all of `bytes`, looping over partial writes. */
-export async function writeAll(conn: ByteWriter, bytes: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < bytes.length) off += await conn.write(bytes.subarray(off));
 }
 
 /** Build the 38-byte header for `side` and a 32-byte ticket. */
@@ -191,7 +154,7 @@ export function readHeader(
 
 async function readPart(conn: ByteReader, n: number, before: number): Promise<Uint8Array> {
   const buf = new Uint8Array(n);
-  const got = await readFull(conn, buf);
+  const got = await fillBuffer(conn, buf);
   if (got === n) return buf;
   throw new DataHeaderError(
     before + got === 0
@@ -250,7 +213,7 @@ export function readStatus(
     const closed = "Cannot read data status: the gateway closed the connection before answering";
     let first: Uint8Array | null;
     try {
-      first = await readExact(conn, 1);
+      first = await readFull(conn, 1, "data status");
     } catch (err) {
       throw new DataHeaderError(closed, { cause: err });
     }
@@ -259,7 +222,7 @@ export function readStatus(
     if (code === DataStatus.OK) return { ok: true as const };
     let message = "";
     try {
-      const len = await readExact(conn, 2);
+      const len = await readFull(conn, 2, "data status");
       if (len === null) throw new DataHeaderError(closed);
       const n = (len[0] << 8) | len[1];
       if (n > MAX_STATUS_MESSAGE_BYTES) {
@@ -267,7 +230,7 @@ export function readStatus(
           `Cannot read data status: the message has ${n} bytes, more than ${MAX_STATUS_MESSAGE_BYTES}`,
         );
       }
-      const body = n === 0 ? new Uint8Array(0) : await readExact(conn, n);
+      const body = n === 0 ? new Uint8Array(0) : await readFull(conn, n, "data status");
       if (body === null) throw new DataHeaderError(closed);
       message = decoder.decode(body);
     } catch (err) {

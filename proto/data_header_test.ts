@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFull, writeAll } from "./bytes.ts";
 import {
   DATA_HEADER_BYTES,
   DATA_PROTOCOL_VERSION,
@@ -7,10 +8,8 @@ import {
   DataStatus,
   encodeHeader,
   MAX_STATUS_MESSAGE_BYTES,
-  readExact,
   readHeader,
   readStatus,
-  writeAll,
   writeStatus,
 } from "./data_header.ts";
 import { generateTicket } from "./keys.ts";
@@ -67,7 +66,7 @@ Deno.test("readHeader() reads the header and leaves session bytes unread", async
   const got = await readHeader(p.server, TIMEOUT_MS);
   assert.equal(got.side, DataSide.CLIENT);
   assert.deepEqual(got.ticket, ticket);
-  assert.equal(dec.decode((await readExact(p.server, 5))!), "hello");
+  assert.equal(dec.decode((await readFull(p.server, 5))!), "hello");
 });
 
 Deno.test("readHeader() rejects bad magic at once", async () => {
@@ -152,7 +151,7 @@ Deno.test("writeStatus() and readStatus() carry acceptance without over-reading"
   await writeStatus(p.server, DataStatus.OK);
   await writeAll(p.server, enc.encode("session"));
   assert.deepEqual(await readStatus(p.client, TIMEOUT_MS), { ok: true });
-  assert.equal(dec.decode((await readExact(p.client, 7))!), "session");
+  assert.equal(dec.decode((await readFull(p.client, 7))!), "session");
 });
 
 Deno.test("writeStatus() and readStatus() carry a refusal with its message", async () => {
@@ -204,11 +203,11 @@ Deno.test("readStatus() gives up after the deadline", async () => {
   });
 });
 
-Deno.test("readExact() returns null at end of stream and throws part way", async () => {
+Deno.test("readFull() returns null at end of stream and throws part way", async () => {
   await using p = await tcpPair();
   await writeAll(p.client, enc.encode("abc"));
   await p.client.closeWrite();
-  assert.equal(dec.decode((await readExact(p.server, 2))!), "ab");
-  await assert.rejects(readExact(p.server, 2), Deno.errors.UnexpectedEof);
-  assert.equal(await readExact(p.server, 2), null);
+  assert.equal(dec.decode((await readFull(p.server, 2))!), "ab");
+  await assert.rejects(readFull(p.server, 2), Deno.errors.UnexpectedEof);
+  assert.equal(await readFull(p.server, 2), null);
 });

@@ -14,7 +14,8 @@
  * @module
  */
 import { HoopError } from "./errors.ts";
-import { AGENT_KEY_PREFIX, decodeBase64Url, SECRET_BYTES } from "./keys.ts";
+import { decodeBase64Url } from "./base64.ts";
+import { AGENT_KEY_PREFIX, SECRET_BYTES } from "./keys.ts";
 
 /** Transport schemes; the `s` forms use TLS. `http(s)` are aliases of `grpc(s)`. */
 export type DsnScheme = "grpc" | "grpcs" | "http" | "https";

@@ -16,7 +16,7 @@
  * @module
  */
 import { HoopError } from "./errors.ts";
-import { type ByteReader, type ByteWriter, writeAll } from "./data_header.ts";
+import { type ByteReader, type ByteWriter, writeAll } from "./bytes.ts";
 
 /**
  * Frame types. Direction and payload of each:

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { closeQuietly, setNoDelay } from "./bytes.ts";
 
 /** Buffer of each direction of a splice. */
 export const SPLICE_BUFFER_BYTES = 256 * 1024;
@@ -52,25 +53,6 @@ export interface SpliceResult {
 }
 
 type Direction = "a2b" | "b2a";
-
-function noDelay(conn: Deno.Conn): void {
-  // TLS connections may lack setNoDelay; Nagle would add ~29 ms per round trip.
-  const c = conn as Partial<Deno.TcpConn>;
-  if (typeof c.setNoDelay !== "function") return;
-  try {
-    c.setNoDelay(true);
-  } catch {
-    // A connection already closed by its peer: the loops will see it.
-  }
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // BadResource: already closed (by the peer's loop or the caller).
-  }
-}
 
 /**
  * Carry bytes both ways between `a` and `b` until both directions end, then
@@ -127,8 +109,8 @@ export async function splice(
     closeBoth();
     return result;
   }
-  noDelay(a);
-  noDelay(b);
+  setNoDelay(a);
+  setNoDelay(b);
   const onAbort = () => closeBoth();
   signal?.addEventListener("abort", onAbort, { once: true });
   try {

@@ -1,5 +1,6 @@
 /** Presentation of recorded sessions: durations, the details block, events and asciicast export. */
 
+import { decodeBase64 } from "../../proto/base64.ts";
 import type { Session, SessionEvent } from "../api_client.ts";
 import { renderTable } from "../render.ts";
 
@@ -38,8 +39,7 @@ export function eventTimeMs(time: string | number): number {
 export function eventText(event: SessionEvent): string {
   if (event.data !== undefined) return event.data;
   if (event.data_b64 === undefined) return "";
-  const bytes = Uint8Array.from(atob(event.data_b64), (c) => c.charCodeAt(0));
-  return new TextDecoder().decode(bytes);
+  return new TextDecoder().decode(decodeBase64(event.data_b64));
 }
 
 /** One-line, escaped, abbreviated data for the events table. */
