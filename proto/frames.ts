@@ -17,6 +17,7 @@
  */
 import { HoopError } from "./errors.ts";
 import { type ByteReader, type ByteWriter, writeAll } from "./bytes.ts";
+import { type RecordFault, TypeLengthReader } from "./type_length_reader.ts";
 
 /**
  * Frame types. Direction and payload of each:
@@ -71,20 +72,39 @@ export class FrameError extends HoopError {
 
 const EMPTY = new Uint8Array(0);
 
+function frameFault(f: RecordFault): FrameError {
+  switch (f.kind) {
+    case "truncated_header":
+      return new FrameError(
+        `Cannot read frame: the stream ended after ${f.got} of ${f.of} header bytes`,
+      );
+    case "truncated_body":
+      return new FrameError(
+        `Cannot read frame: the stream ended after ${f.got} of ${f.of} payload bytes`,
+      );
+    case "too_long":
+      return new FrameError(
+        `Cannot read frame: payload of ${f.bodyBytes} bytes exceeds the limit of ${f.max} bytes`,
+      );
+    case "bad_length":
+      return new FrameError(`Cannot read frame: its length ${f.length} is invalid`);
+  }
+}
+
 /**
  * Reads frames from a connection through one 64 KiB buffer, so that many small
- * frames cost one `read()` between them. Payloads are copied out of the
- * buffer; a payload longer than the buffered bytes is read straight into its
- * own array.
+ * frames cost one `read()` between them.
  */
 export class FrameReader {
-  #conn: ByteReader;
-  #buf = new Uint8Array(FRAME_READ_BUFFER_BYTES);
-  #start = 0;
-  #end = 0;
+  #reader: TypeLengthReader;
 
   constructor(conn: ByteReader) {
-    this.#conn = conn;
+    this.#reader = new TypeLengthReader(conn, {
+      lengthIncludesSelf: false,
+      maxBodyBytes: MAX_FRAME_PAYLOAD_BYTES,
+      bufferBytes: FRAME_READ_BUFFER_BYTES,
+      fault: frameFault,
+    });
   }
 
   /**
@@ -93,57 +113,8 @@ export class FrameReader {
    * ends inside a frame.
    */
   async next(): Promise<Frame | null> {
-    if (!(await this.#fill(FRAME_HEADER_BYTES))) {
-      if (this.#end === this.#start) return null;
-      throw new FrameError(
-        `Cannot read frame: the stream ended after ${
-          this.#end - this.#start
-        } of ${FRAME_HEADER_BYTES} header bytes`,
-      );
-    }
-    const b = this.#buf;
-    const s = this.#start;
-    const type = b[s];
-    const length = ((b[s + 1] << 24) >>> 0) + (b[s + 2] << 16) + (b[s + 3] << 8) + b[s + 4];
-    if (length > MAX_FRAME_PAYLOAD_BYTES) {
-      throw new FrameError(
-        `Cannot read frame: payload of ${length} bytes exceeds the limit of ${MAX_FRAME_PAYLOAD_BYTES} bytes`,
-      );
-    }
-    this.#start += FRAME_HEADER_BYTES;
-    if (length === 0) return { type, payload: EMPTY.slice() };
-
-    const payload = new Uint8Array(length);
-    const buffered = Math.min(length, this.#end - this.#start);
-    payload.set(b.subarray(this.#start, this.#start + buffered));
-    this.#start += buffered;
-    let off = buffered;
-    while (off < length) {
-      const got = await this.#conn.read(payload.subarray(off));
-      if (got === null) {
-        throw new FrameError(
-          `Cannot read frame: the stream ended after ${off} of ${length} payload bytes`,
-        );
-      }
-      off += got;
-    }
-    return { type, payload };
-  }
-
-  /** Buffer at least `n` bytes; false when the stream ends first. */
-  async #fill(n: number): Promise<boolean> {
-    if (this.#end - this.#start >= n) return true;
-    if (this.#start > 0) {
-      this.#buf.copyWithin(0, this.#start, this.#end);
-      this.#end -= this.#start;
-      this.#start = 0;
-    }
-    while (this.#end < n) {
-      const got = await this.#conn.read(this.#buf.subarray(this.#end));
-      if (got === null) return false;
-      this.#end += got;
-    }
-    return true;
+    const r = await this.#reader.next();
+    return r && { type: r.type, payload: r.body };
   }
 }
 
