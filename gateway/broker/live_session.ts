@@ -1,0 +1,48 @@
+/**
+ * A session the broker is holding, and its states:
+ *
+ * `pending` (recorded, tickets out, waiting for both data connections) →
+ * `active` (relaying) → `done`. A pending session fails straight to `done`
+ * (the waiting sides are refused with the reason); an active one is cut by
+ * closing its sockets, and the relay records the reason as it ends.
+ *
+ * @module
+ */
+import type { SessionRecorder } from "../recorder.ts";
+import type { Connection, SessionVerb } from "../store/store.ts";
+
+/** Where a session is in its life. */
+export type SessionState = "pending" | "active" | "done";
+
+/** A client socket the gateway accepted itself (no data header, no status byte). */
+export interface LocalClient {
+  conn: Deno.Conn;
+  /** Bytes sent to the agent before the relay starts, as if the client sent them. */
+  prelude?: Uint8Array;
+  /** Tell the client, in its own protocol, why the session cannot start. */
+  refuse(message: string): Promise<void>;
+}
+
+/** One session between `open()` and its record's close. */
+export interface LiveSession {
+  id: string;
+  agentId: string;
+  userId: string;
+  type: Connection["type"];
+  verb: SessionVerb;
+  recorder: SessionRecorder;
+  client?: Deno.Conn;
+  agent?: Deno.Conn;
+  local?: LocalClient;
+  state: SessionState;
+  /** Set when the session is ended for a reason the client should read. */
+  endReason?: string;
+  /** True once an active relay was cut (revocation, deleted user, shutdown). */
+  cut?: boolean;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+/** An error as one line for a session's close reason. */
+export function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
