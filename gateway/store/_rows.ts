@@ -1,17 +1,19 @@
 /**
- * Row ↔ domain mapping shared by both backends, so the two cannot drift. Rows
- * use the column names of the migrations; backend differences (0/1 vs
+ * Row ↔ domain mapping of `SqlStore`, the same for both drivers.
+ * Rows use the column names of the migrations; backend differences (0/1 vs
  * boolean, BIGINT as string, Buffer vs Uint8Array) are normalized here.
  *
  * @module
  */
 
+import type { Row } from "./sql_driver.ts";
 import type {
   Agent,
   AgentMode,
   AgentStatus,
   Connection,
   ConnectionType,
+  OrgKey,
   Role,
   SecretBox,
   Session,
@@ -22,9 +24,6 @@ import type {
   Token,
   User,
 } from "./store.ts";
-
-/** A row as either driver returns it. */
-export type Row = Record<string, unknown>;
 
 function str(v: unknown): string {
   return String(v);
@@ -57,6 +56,16 @@ export function agentFromRow(r: Row): Agent {
     createdAt: str(r.created_at),
     connectedAt: strOrNull(r.connected_at),
     seenAt: strOrNull(r.seen_at),
+  };
+}
+
+/** Map the `org_keys` row, opening its sealed key. */
+export async function orgKeyFromRow(r: Row, box: SecretBox): Promise<OrgKey> {
+  return {
+    id: str(r.id),
+    key: await box.open(str(r.key_sealed)),
+    keyHash: str(r.key_hash),
+    createdAt: str(r.created_at),
   };
 }
 

@@ -7,8 +7,9 @@
 import { isAbsolute, join } from "node:path";
 import { HoopError } from "../../proto/errors.ts";
 import { redact } from "../../proto/log.ts";
-import { openPostgresStore } from "./postgres_store.ts";
-import { openSqliteStore } from "./sqlite_store.ts";
+import { openPostgresDriver } from "./postgres_driver.ts";
+import { SqlStore } from "./sql_store.ts";
+import { openSqliteDriver } from "./sqlite_driver.ts";
 import type { SecretBox, Store } from "./store.ts";
 
 /** Options of {@linkcode openStore}. */
@@ -33,7 +34,7 @@ export async function openStore(url: string | undefined, opts: OpenStoreOptions)
   if (text === "") return await openSqlite(join(opts.dataDir, SQLITE_FILE), opts);
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(text)?.[1]?.toLowerCase();
   if (scheme === "postgres" || scheme === "postgresql") {
-    return await openPostgresStore(text, { secretBox: opts.secretBox });
+    return new SqlStore(await openPostgresDriver(text), opts.secretBox);
   }
   if (scheme === "sqlite" || scheme === "file") {
     let path = text.slice(scheme.length + 1);
@@ -58,7 +59,7 @@ async function openSqlite(path: string, opts: OpenStoreOptions): Promise<Store> 
     if (dir) await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   }
   try {
-    return await openSqliteStore(path, { secretBox: opts.secretBox });
+    return new SqlStore(await openSqliteDriver(path), opts.secretBox);
   } catch (cause) {
     throw new HoopError(
       "unavailable",

@@ -1,7 +1,8 @@
 /**
- * The gateway's store: one interface, two backends (embedded SQLite through
- * `node:sqlite`, PostgreSQL through `npm:postgres`), one behaviour checked by
- * the conformance suite in `_store_conformance.ts`.
+ * The gateway's store: one interface, written once in SQL (`sql_store.ts`)
+ * over two drivers (embedded SQLite through `node:sqlite`, PostgreSQL through
+ * `npm:postgres`), one behaviour checked by the conformance suite in
+ * `_store_conformance.ts`.
  *
  * Conventions, the same in both backends:
  * - The gateway generates ids (`crypto.randomUUID()`) and timestamps (UTC ISO

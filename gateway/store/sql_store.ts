@@ -1,0 +1,409 @@
+/**
+ * The {@linkcode Store}, written once: every method's SQL in the dialect both
+ * backends speak, run through a {@linkcode SqlDriver} that only translates.
+ * Secrets are sealed before a statement runs and opened after it, so no
+ * transaction waits on the secret box.
+ *
+ * @module
+ */
+
+import {
+  agentFromRow,
+  connectionFromRow,
+  eventFromRow,
+  orgKeyFromRow,
+  sessionFromRow,
+  sessionLimit,
+  tokenFromRow,
+  userFromRow,
+} from "./_rows.ts";
+import type { Row, SqlDriver, SqlParam } from "./sql_driver.ts";
+import {
+  type Agent,
+  type AgentPresence,
+  type Connection,
+  type NewAgent,
+  type NewSession,
+  type OrgKey,
+  type SecretBox,
+  type Session,
+  type SessionEnd,
+  type SessionEvent,
+  type SessionFilter,
+  type Store,
+  StoreConflictError,
+  StoreNotFoundError,
+  type Token,
+  type User,
+} from "./store.ts";
+
+/**
+ * Rows per INSERT of session events: 4 parameters each (plus the shared
+ * session id) stays far below SQLite's 32766 and PostgreSQL's 65535 limits.
+ */
+const EVENT_ROWS_PER_INSERT = 1_000;
+
+const INSERT_CONNECTION = `
+  INSERT INTO connections (id, name, type, agent_id, config_sealed, groups, created_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+
+const INSERT_USER = `
+  INSERT INTO users (id, email, email_key, role, groups, password_hash, created_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+
+function connectionParams(c: Connection, sealed: string): SqlParam[] {
+  return [c.id, c.name, c.type, c.agentId, sealed, JSON.stringify(c.groups), c.createdAt];
+}
+
+function userParams(u: User): SqlParam[] {
+  return [
+    u.id,
+    u.email,
+    u.email.toLowerCase(),
+    u.role,
+    JSON.stringify(u.groups),
+    u.passwordHash,
+    u.createdAt,
+  ];
+}
+
+/** The {@linkcode Store} over a {@linkcode SqlDriver}; the store owns the driver and closes it. */
+export class SqlStore implements Store {
+  readonly kind: "sqlite" | "postgres";
+  #db: SqlDriver;
+  #box: SecretBox;
+
+  /** `driver` must be migrated already, as `openSqliteDriver` and `openPostgresDriver` do. */
+  constructor(driver: SqlDriver, box: SecretBox) {
+    this.kind = driver.kind;
+    this.#db = driver;
+    this.#box = box;
+  }
+
+  async #one(sql: string, params: readonly SqlParam[] = []): Promise<Row | undefined> {
+    return (await this.#db.all(sql, params))[0];
+  }
+
+  /** Run an insert, turning a duplicate key into the store's conflict error. */
+  async #insert(what: string, name: string, sql: string, params: SqlParam[]): Promise<Row[]> {
+    try {
+      return await this.#db.all(sql, params);
+    } catch (err) {
+      throw this.#conflict(err, what, name);
+    }
+  }
+
+  #conflict(err: unknown, what: string, name: string): unknown {
+    return this.#db.isUniqueViolation(err) ? new StoreConflictError(what, name) : err;
+  }
+
+  async schemaVersion(): Promise<number> {
+    const r = await this.#one("SELECT MAX(version) AS v FROM schema_migrations");
+    return Number(r?.v ?? 0);
+  }
+
+  async close(): Promise<void> {
+    await this.#db.close();
+  }
+
+  // --- agents ---
+
+  async createAgent(a: NewAgent): Promise<Agent> {
+    const [r] = await this.#insert(
+      "agent",
+      a.name,
+      `INSERT INTO agents (id, name, mode, key_hash, via_org_key, status, created_at)
+       VALUES ($1, $2, $3, $4, $5, 'OFFLINE', $6)
+       RETURNING *`,
+      [a.id, a.name, a.mode, a.keyHash, a.viaOrgKey, a.createdAt],
+    );
+    return agentFromRow(r);
+  }
+
+  async getAgentByName(name: string): Promise<Agent | undefined> {
+    const r = await this.#one("SELECT * FROM agents WHERE name = $1", [name]);
+    return r && agentFromRow(r);
+  }
+
+  async getAgentById(id: string): Promise<Agent | undefined> {
+    const r = await this.#one("SELECT * FROM agents WHERE id = $1", [id]);
+    return r && agentFromRow(r);
+  }
+
+  async listAgents(): Promise<Agent[]> {
+    return (await this.#db.all('SELECT * FROM agents ORDER BY name COLLATE "C"')).map(agentFromRow);
+  }
+
+  async deleteAgent(name: string): Promise<Agent> {
+    return await this.#db.tx(async (q) => {
+      await q.run(
+        "DELETE FROM connections WHERE agent_id IN (SELECT id FROM agents WHERE name = $1)",
+        [name],
+      );
+      const [r] = await q.all("DELETE FROM agents WHERE name = $1 RETURNING *", [name]);
+      if (!r) throw new StoreNotFoundError("agent", name);
+      return agentFromRow(r);
+    });
+  }
+
+  async updateAgentPresence(id: string, p: AgentPresence): Promise<void> {
+    const n = await this.#db.run(
+      `UPDATE agents SET status = $1,
+         version = COALESCE($2, version), hostname = COALESCE($3, hostname),
+         platform = COALESCE($4, platform), connected_at = COALESCE($5, connected_at),
+         seen_at = COALESCE($6, seen_at)
+       WHERE id = $7`,
+      [
+        p.status,
+        p.version ?? null,
+        p.hostname ?? null,
+        p.platform ?? null,
+        p.connectedAt ?? null,
+        p.seenAt ?? null,
+        id,
+      ],
+    );
+    if (n === 0) throw new StoreNotFoundError("agent", id);
+  }
+
+  async markAllAgentsOffline(): Promise<void> {
+    await this.#db.run("UPDATE agents SET status = 'OFFLINE' WHERE status <> 'OFFLINE'");
+  }
+
+  // --- org key ---
+
+  async getOrgKey(): Promise<OrgKey | undefined> {
+    const r = await this.#one("SELECT * FROM org_keys WHERE slot = 1");
+    return r && await orgKeyFromRow(r, this.#box);
+  }
+
+  async createOrgKey(key: OrgKey): Promise<OrgKey> {
+    const sealed = await this.#box.seal(key.key);
+    await this.#insert(
+      "org key",
+      key.id,
+      "INSERT INTO org_keys (slot, id, key_sealed, key_hash, created_at) VALUES (1, $1, $2, $3, $4)",
+      [key.id, sealed, key.keyHash, key.createdAt],
+    );
+    return { ...key };
+  }
+
+  async deleteOrgKey(): Promise<OrgKey> {
+    const r = await this.#db.tx(async (q) => {
+      const [r] = await q.all("DELETE FROM org_keys WHERE slot = 1 RETURNING *");
+      if (!r) throw new StoreNotFoundError("org key", "default");
+      await q.run(
+        "DELETE FROM connections WHERE agent_id IN (SELECT id FROM agents WHERE via_org_key)",
+      );
+      await q.run("DELETE FROM agents WHERE via_org_key");
+      return r;
+    });
+    return await orgKeyFromRow(r, this.#box);
+  }
+
+  // --- connections ---
+
+  async createConnection(c: Connection): Promise<Connection> {
+    const sealed = await this.#box.seal(JSON.stringify(c.config));
+    await this.#insert("connection", c.name, INSERT_CONNECTION, connectionParams(c, sealed));
+    return structuredClone(c);
+  }
+
+  async upsertConnection(c: Connection): Promise<Connection> {
+    const sealed = await this.#box.seal(JSON.stringify(c.config));
+    let n;
+    try {
+      // The WHERE turns "same name, other agent" into zero rows instead of an overwrite.
+      n = await this.#db.run(
+        `${INSERT_CONNECTION}
+         ON CONFLICT (name) DO UPDATE SET id = EXCLUDED.id, type = EXCLUDED.type,
+           config_sealed = EXCLUDED.config_sealed, groups = EXCLUDED.groups,
+           created_at = EXCLUDED.created_at
+         WHERE connections.agent_id = EXCLUDED.agent_id`,
+        connectionParams(c, sealed),
+      );
+    } catch (err) {
+      throw this.#conflict(err, "connection", c.name);
+    }
+    if (n === 0) throw new StoreConflictError("connection", c.name);
+    return structuredClone(c);
+  }
+
+  async getConnectionByName(name: string): Promise<Connection | undefined> {
+    const r = await this.#one("SELECT * FROM connections WHERE name = $1", [name]);
+    return r && await connectionFromRow(r, this.#box);
+  }
+
+  async listConnections(): Promise<Connection[]> {
+    const rows = await this.#db.all('SELECT * FROM connections ORDER BY name COLLATE "C"');
+    return await Promise.all(rows.map((r) => connectionFromRow(r, this.#box)));
+  }
+
+  async deleteConnection(name: string): Promise<Connection> {
+    const r = await this.#one("DELETE FROM connections WHERE name = $1 RETURNING *", [name]);
+    if (!r) throw new StoreNotFoundError("connection", name);
+    return await connectionFromRow(r, this.#box);
+  }
+
+  // --- users ---
+
+  async createUser(u: User): Promise<User> {
+    await this.#insert("user", u.email, INSERT_USER, userParams(u));
+    return structuredClone(u);
+  }
+
+  async getUserByEmail(email: string): Promise<User | undefined> {
+    const r = await this.#one("SELECT * FROM users WHERE email_key = $1", [email.toLowerCase()]);
+    return r && userFromRow(r);
+  }
+
+  async getUserById(id: string): Promise<User | undefined> {
+    const r = await this.#one("SELECT * FROM users WHERE id = $1", [id]);
+    return r && userFromRow(r);
+  }
+
+  async listUsers(): Promise<User[]> {
+    const rows = await this.#db.all('SELECT * FROM users ORDER BY email_key COLLATE "C"');
+    return rows.map(userFromRow);
+  }
+
+  async countUsers(): Promise<number> {
+    return Number((await this.#one("SELECT COUNT(*) AS n FROM users"))!.n);
+  }
+
+  async deleteUser(email: string): Promise<User> {
+    const key = email.toLowerCase();
+    return await this.#db.tx(async (q) => {
+      await q.run(
+        "DELETE FROM tokens WHERE user_id IN (SELECT id FROM users WHERE email_key = $1)",
+        [key],
+      );
+      const [r] = await q.all("DELETE FROM users WHERE email_key = $1 RETURNING *", [key]);
+      if (!r) throw new StoreNotFoundError("user", email);
+      return userFromRow(r);
+    });
+  }
+
+  // --- tokens ---
+
+  async createToken(t: Token): Promise<Token> {
+    await this.#insert(
+      "token",
+      t.id,
+      `INSERT INTO tokens (id, user_id, token_hash, created_at, expires_at, revoked_at)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [t.id, t.userId, t.tokenHash, t.createdAt, t.expiresAt, t.revokedAt],
+    );
+    return { ...t };
+  }
+
+  async getTokenByHash(tokenHash: string): Promise<Token | undefined> {
+    const r = await this.#one("SELECT * FROM tokens WHERE token_hash = $1", [tokenHash]);
+    return r && tokenFromRow(r);
+  }
+
+  async revokeToken(id: string, revokedAt: string): Promise<void> {
+    // A second revoke keeps the first time: revocation is a fact, not a setting.
+    const n = await this.#db.run(
+      "UPDATE tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
+      [revokedAt, id],
+    );
+    if (n === 0) throw new StoreNotFoundError("token", id);
+  }
+
+  // --- sessions ---
+
+  async createSession(s: NewSession): Promise<Session> {
+    const [r] = await this.#insert(
+      "session",
+      s.id,
+      `INSERT INTO sessions (id, user_id, user_email, connection_name, connection_type,
+         agent_name, verb, status, started_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8)
+       RETURNING *`,
+      [
+        s.id,
+        s.userId,
+        s.userEmail,
+        s.connectionName,
+        s.connectionType,
+        s.agentName,
+        s.verb,
+        s
+          .startedAt,
+      ],
+    );
+    return sessionFromRow(r);
+  }
+
+  async finishSession(id: string, e: SessionEnd): Promise<Session> {
+    const r = await this.#one(
+      `UPDATE sessions SET status = $1, exit_code = $2, bytes_in = $3, bytes_out = $4,
+         truncated = $5, error = $6, ended_at = $7
+       WHERE id = $8
+       RETURNING *`,
+      [e.status, e.exitCode, e.bytesIn, e.bytesOut, e.truncated, e.error, e.endedAt, id],
+    );
+    if (!r) throw new StoreNotFoundError("session", id);
+    return sessionFromRow(r);
+  }
+
+  async getSession(id: string): Promise<Session | undefined> {
+    const r = await this.#one("SELECT * FROM sessions WHERE id = $1", [id]);
+    return r && sessionFromRow(r);
+  }
+
+  async listSessions(filter: SessionFilter = {}): Promise<Session[]> {
+    const where: string[] = [];
+    const params: SqlParam[] = [];
+    const param = (v: SqlParam) => `$${params.push(v)}`;
+    if (filter.userEmail !== undefined) {
+      where.push(`lower(user_email) = ${param(filter.userEmail.toLowerCase())}`);
+    }
+    if (filter.connectionName !== undefined) {
+      where.push(`connection_name = ${param(filter.connectionName)}`);
+    }
+    const sql = `SELECT * FROM sessions ${where.length ? "WHERE " + where.join(" AND ") : ""}
+      ORDER BY started_at COLLATE "C" DESC, id COLLATE "C" DESC
+      LIMIT ${param(sessionLimit(filter.limit))}`;
+    return (await this.#db.all(sql, params)).map(sessionFromRow);
+  }
+
+  async appendSessionEvents(sessionId: string, events: SessionEvent[]): Promise<void> {
+    try {
+      await this.#db.tx(async (q) => {
+        if (!(await q.all("SELECT 1 FROM sessions WHERE id = $1", [sessionId]))[0]) {
+          throw new StoreNotFoundError("session", sessionId);
+        }
+        for (let i = 0; i < events.length; i += EVENT_ROWS_PER_INSERT) {
+          const params: SqlParam[] = [sessionId];
+          const rows = events.slice(i, i + EVENT_ROWS_PER_INSERT).map((ev) => {
+            const n = params.push(ev.seq, ev.time, ev.kind, ev.data);
+            return `($1, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
+          });
+          await q.run(
+            `INSERT INTO session_events (session_id, seq, time, kind, data) VALUES ${rows.join()}`,
+            params,
+          );
+        }
+      });
+    } catch (err) {
+      throw this.#conflict(err, "session event of", sessionId);
+    }
+  }
+
+  async listSessionEvents(sessionId: string): Promise<SessionEvent[]> {
+    const rows = await this.#db.all(
+      "SELECT seq, time, kind, data FROM session_events WHERE session_id = $1 ORDER BY seq",
+      [sessionId],
+    );
+    return rows.map(eventFromRow);
+  }
+
+  async closeDanglingSessions(endedAt: string, reason: string): Promise<number> {
+    return await this.#db.run(
+      "UPDATE sessions SET status = 'error', error = $1, ended_at = $2 WHERE status = 'open'",
+      [reason, endedAt],
+    );
+  }
+}
