@@ -62,6 +62,7 @@ const STORE_METHODS = [
   "listConnections",
   "deleteConnection",
   "createUser",
+  "createFirstUser",
   "getUserByEmail",
   "getUserById",
   "listUsers",
@@ -412,6 +413,28 @@ export function storeConformance(
           assert.deepEqual(await s.deleteUser("ANN@example.com"), ann);
           assert.equal(await s.countUsers(), 1);
           await assert.rejects(s.deleteUser("ann@example.com"), StoreNotFoundError);
+        }),
+    );
+
+    await t.step(
+      "createFirstUser() lets exactly one of 10 concurrent callers in (issue 10)",
+      () =>
+        withStore(async (s) => {
+          // Busy every pooled connection first, so the racers overlap rather than queue.
+          await Promise.all(Array.from({ length: 10 }, () => s.countUsers()));
+          const racers = Array.from({ length: 10 }, (_, i) => newUser(`admin${i}@example.com`));
+          const results = await Promise.allSettled(racers.map((u) => s.createFirstUser(u)));
+          const won = results.flatMap((r) => r.status === "fulfilled" ? [r.value] : []);
+          assert.equal(won.length, 1, "exactly one first user");
+          for (const r of results) {
+            if (r.status === "rejected") {
+              assert.ok(r.reason instanceof StoreConflictError, r.reason);
+            }
+          }
+          assert.equal(await s.countUsers(), 1);
+          assert.deepEqual(await s.listUsers(), won);
+          await assert.rejects(s.createFirstUser(newUser("late@example.com")), StoreConflictError);
+          assert.equal(await s.countUsers(), 1);
         }),
     );
 

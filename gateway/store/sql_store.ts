@@ -252,6 +252,17 @@ export class SqlStore implements Store {
     return structuredClone(u);
   }
 
+  async createFirstUser(u: User): Promise<User> {
+    await this.#db.tx(async (q) => {
+      const [r] = await q.all("SELECT COUNT(*) AS n FROM users");
+      if (Number(r.n) > 0) {
+        throw new StoreConflictError("user", u.email, "cannot be the first: a user exists already");
+      }
+      await q.run(INSERT_USER, userParams(u));
+    }, { exclusiveTable: "users" });
+    return structuredClone(u);
+  }
+
   async getUserByEmail(email: string): Promise<User | undefined> {
     const r = await this.#one("SELECT * FROM users WHERE email_key = $1", [email.toLowerCase()]);
     return r && userFromRow(r);

@@ -250,6 +250,12 @@ export interface Store {
 
   /** Add a user; throws StoreConflictError when the email is taken. */
   createUser(user: User): Promise<User>;
+  /**
+   * Add the gateway's first user, atomically even when several callers race:
+   * throws StoreConflictError when any user exists (one signup wins, the rest
+   * see the conflict).
+   */
+  createFirstUser(user: User): Promise<User>;
   /** The user with that email (case-insensitive), or `undefined`. */
   getUserByEmail(email: string): Promise<User | undefined>;
   /** The user of that id, or `undefined`. */
@@ -295,10 +301,10 @@ export class StoreNotFoundError extends Error {
   }
 }
 
-/** A thing with that name exists already. */
+/** A thing with that name exists already (or `state` says what else is in the way). */
 export class StoreConflictError extends Error {
-  constructor(what: string, name: string) {
-    super(`${what} "${name}" already exists`);
+  constructor(what: string, name: string, state = "already exists") {
+    super(`${what} "${name}" ${state}`);
     this.name = "StoreConflictError";
   }
 }
