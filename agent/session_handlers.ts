@@ -13,7 +13,7 @@ import { describeNetError } from "../proto/net_error.ts";
 import { splice } from "../proto/splice.ts";
 import { runCommand, splitCommandLine } from "./command_runner.ts";
 import { type DataTarget, dialData } from "./data_dial.ts";
-import { servePostgres } from "./postgres_proxy.ts";
+import { servePostgres } from "./postgres/mod.ts";
 import { PTY_SUPPORTED, spawnPty } from "./pty.ts";
 
 /** A session the gateway asked this agent to open. */

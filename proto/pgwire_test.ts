@@ -1,16 +1,11 @@
 import assert from "node:assert/strict";
 import {
-  encodeCancel,
-  encodeErrorResponse,
   encodeMessage,
   encodeQuery,
   encodeSslRequest,
   encodeStartup,
   encodeTerminate,
   MAX_TAP_SQL_BYTES,
-  MessageReader,
-  parseErrorResponse,
-  readStartup,
   StatementTap,
   type TappedStatement,
   TRUNCATION_MARKER,
@@ -19,20 +14,6 @@ import { splice } from "./splice.ts";
 import { POSTGRES_SKIP_REASON, startPostgres } from "../tests/_postgres.ts";
 
 const enc = new TextEncoder();
-
-/** A reader over fixed bytes that returns at most `step` bytes per read. */
-function chunkReader(data: Uint8Array, step: number) {
-  let off = 0;
-  return {
-    read(p: Uint8Array): Promise<number | null> {
-      if (off >= data.length) return Promise.resolve(null);
-      const n = Math.min(step, p.length, data.length - off);
-      p.set(data.subarray(off, off + n));
-      off += n;
-      return Promise.resolve(n);
-    },
-  };
-}
 
 function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -105,80 +86,6 @@ function randomSizes(seed: number, count: number, max: number): number[] {
   }
   return out;
 }
-
-Deno.test("readStartup() reads SSLRequest, startup parameters and cancel requests", async () => {
-  assert.deepEqual(await readStartup(chunkReader(encodeSslRequest(), 3)), { kind: "ssl" });
-  assert.deepEqual(
-    await readStartup(chunkReader(encodeStartup({ user: "nobody", database: "x" }), 1)),
-    { kind: "startup", protocol: 196608, params: { user: "nobody", database: "x" } },
-  );
-  const secret = new Uint8Array([1, 2, 3, 4]);
-  assert.deepEqual(await readStartup(chunkReader(encodeCancel(4242, secret), 5)), {
-    kind: "cancel",
-    pid: 4242,
-    secret,
-  });
-  assert.equal(await readStartup(chunkReader(new Uint8Array(0), 1)), null);
-});
-
-Deno.test("readStartup() refuses a packet over the 10 KiB cap and other protocols", async () => {
-  await assert.rejects(
-    readStartup(chunkReader(concat(i32(1_000_000), i32(196608)), 8)),
-    /length 1000000 is outside 8\.\.10240 bytes/,
-  );
-  await assert.rejects(
-    readStartup(chunkReader(concat(i32(8), i32(2 << 16)), 8)),
-    /only 3\.x is supported/,
-  );
-});
-
-Deno.test("readStartup() does not read past the packet", async () => {
-  const r = chunkReader(concat(encodeSslRequest(), encodeQuery("select 1")), 1000);
-  // The reader hands out everything in one read if allowed; readStartup must ask for 4 then 4.
-  assert.deepEqual(await readStartup(r), { kind: "ssl" });
-  const m = await new MessageReader(r).next();
-  assert.equal(m?.type, "Q");
-});
-
-Deno.test("MessageReader returns messages split across reads and hands back the rest", async () => {
-  const big = "x".repeat(40_000); // larger than the reader's buffer
-  const data = concat(
-    encodeQuery("select 1"),
-    encodeQuery(big),
-    encodeTerminate(),
-    enc.encode("tail"),
-  );
-  const reader = new MessageReader(chunkReader(data, 7), { bufferBytes: 1024 });
-  const a = await reader.next();
-  assert.equal(a?.type, "Q");
-  assert.equal(new TextDecoder().decode(a!.body), "select 1\0");
-  const b = await reader.next();
-  assert.equal(b?.body.length, big.length + 1);
-  const c = await reader.next();
-  assert.equal(c?.type, "X");
-  // "tail" is not a full header: it stays buffered (or unread) and is not lost.
-  const rest = reader.takeBuffered();
-  assert.ok(new TextDecoder().decode(rest).length <= 4);
-});
-
-Deno.test("MessageReader refuses a body over its limit", async () => {
-  const reader = new MessageReader(chunkReader(encodeQuery("x".repeat(100)), 1000), {
-    maxBodyBytes: 50,
-  });
-  await assert.rejects(reader.next(), /body of 101 bytes is over the 50 byte limit/);
-});
-
-Deno.test("MessageReader throws on end of stream inside a message", async () => {
-  const reader = new MessageReader(chunkReader(encodeQuery("select 1").subarray(0, 7), 3));
-  await assert.rejects(reader.next(), Deno.errors.UnexpectedEof);
-});
-
-Deno.test("parseErrorResponse() reads the fields of encodeErrorResponse()", () => {
-  const e = parseErrorResponse(encodeErrorResponse("FATAL", "28P01", "no entry").subarray(5));
-  assert.equal(e.severity, "FATAL");
-  assert.equal(e.code, "28P01");
-  assert.equal(e.message, "no entry");
-});
 
 Deno.test("StatementTap reports simple queries after SSLRequest and startup, however split", () => {
   const stream = concat(

@@ -5,7 +5,8 @@ import { loadTlsCa } from "../api_client.ts";
 import { type Command, stringFlag, UsageError } from "../command.ts";
 import type { Context } from "../context.ts";
 import { openSession } from "../data_client.ts";
-import { PgQueryError, renderAligned, renderCsv, renderJson, simpleQuery } from "../pg_client.ts";
+import { PgQueryError, simpleQuery } from "../../proto/pgwire/mod.ts";
+import { renderAligned, renderCsv, renderJson } from "../pg_client.ts";
 import { API_URL_HELP, API_URL_OPTION, clientFor } from "./_api.ts";
 import { fetchConnection } from "./connect.ts";
 

@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { decodeBase64, encodeBase64 } from "../proto/base64.ts";
-import { HoopError } from "../proto/errors.ts";
+import { decodeBase64, encodeBase64 } from "../../proto/base64.ts";
+import { HoopError } from "../../proto/errors.ts";
 
 /** The mechanism name hoop speaks. */
 export const SCRAM_SHA_256 = "SCRAM-SHA-256";

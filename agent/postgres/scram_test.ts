@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { saslPrep, ScramClient, timingSafeEqual } from "./_scram.ts";
+import { saslPrep, ScramClient, timingSafeEqual } from "./scram.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

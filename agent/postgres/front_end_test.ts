@@ -1,79 +1,12 @@
 import assert from "node:assert/strict";
-import { HoopError } from "../proto/errors.ts";
-import { Logger } from "../proto/log.ts";
-import { splice } from "../proto/splice.ts";
-import { POSTGRES_SKIP_REASON, psqlThrough, startPostgres } from "../tests/_postgres.ts";
-import { cancelRequest, PgQueryError, simpleQuery } from "../cli/pg_client.ts";
-import {
-  md5Password,
-  parsePostgresUri,
-  redactPostgresUri,
-  servePostgres,
-} from "./postgres_proxy.ts";
+import { HoopError } from "../../proto/errors.ts";
+import { Logger } from "../../proto/log.ts";
+import { cancelRequest, PgQueryError, simpleQuery } from "../../proto/pgwire/mod.ts";
+import { splice } from "../../proto/splice.ts";
+import { POSTGRES_SKIP_REASON, psqlThrough, startPostgres } from "../../tests/_postgres.ts";
+import { servePostgres } from "./front_end.ts";
 
 if (POSTGRES_SKIP_REASON) console.warn(`PostgreSQL tests ignored: ${POSTGRES_SKIP_REASON}`);
-
-Deno.test("parsePostgresUri() reads user, password, host, port, database and parameters", () => {
-  const u = parsePostgresUri(
-    "postgres://app:p%40ss%2Fw@db.internal:6543/sales?sslmode=require&application_name=x&connect_timeout=3",
-  );
-  assert.deepEqual(u, {
-    host: "db.internal",
-    port: 6543,
-    user: "app",
-    password: "p@ss/w",
-    database: "sales",
-    sslmode: "require",
-    sslrootcert: undefined,
-    connectTimeoutMs: 3000,
-    params: { application_name: "x" },
-  });
-});
-
-Deno.test("parsePostgresUri() applies libpq's defaults", () => {
-  const u = parsePostgresUri("postgresql://app@127.0.0.1");
-  assert.equal(u.port, 5432);
-  assert.equal(u.database, "app");
-  assert.equal(u.password, "");
-  assert.equal(u.sslmode, "prefer");
-  assert.equal(parsePostgresUri("postgres://a@[::1]:5433/d").host, "::1");
-});
-
-Deno.test("parsePostgresUri() rejects malformed URIs without echoing the password", () => {
-  const cases: [string, RegExp][] = [
-    ["mysql://app:hunter2@h/db", /scheme is not "postgres:\/\/"/],
-    ["postgres://:hunter2@h/db", /names no user/],
-    ["postgres://app:hunter2@h:99999/db", /not a valid URI|port "99999" is invalid/],
-    ["postgres://app:hunter2@h/db?sslmode=sometimes", /sslmode "sometimes" is not one of/],
-    ["postgres://app:hunter2@h/db?sslcert=/c.pem", /"sslcert" is not supported/],
-    ["postgres://app:hunter2@h/db?host=/var/run/postgresql", /Unix-domain sockets/],
-    ["postgres://app@h/db?password=hunter2&connect_timeout=soon", /connect_timeout "soon"/],
-  ];
-  for (const [uri, re] of cases) {
-    assert.throws(() => parsePostgresUri(uri), (err: unknown) => {
-      assert.ok(err instanceof HoopError);
-      assert.equal(err.code, "invalid_argument");
-      assert.match(err.message, re);
-      assert.ok(!err.message.includes("hunter2"), err.message);
-      return true;
-    });
-  }
-});
-
-Deno.test("redactPostgresUri() hides passwords in user info and parameters", () => {
-  assert.equal(redactPostgresUri("postgres://app:se@cret@h/db"), "postgres://app:***@h/db");
-  assert.equal(
-    redactPostgresUri("postgres://app@h/db?password=x&a=b"),
-    "postgres://app@h/db?password=***&a=b",
-  );
-});
-
-Deno.test("md5Password() matches libpq's md5(md5(password + user) + salt)", () => {
-  assert.equal(
-    md5Password("app", "pencil", new Uint8Array([1, 2, 3, 4])),
-    "md54bfca4ca571b8df74c2fc2247888d96f",
-  );
-});
 
 /** A relay serving every accepted connection with servePostgres(uri). */
 function startRelay(uri: string) {
@@ -386,5 +319,54 @@ Deno.test({
       assert.match(r.stdout, /number of failed transactions: 0 /);
     });
     assert.deepEqual(relay.errors, []);
+  },
+});
+
+Deno.test({
+  name: "simpleQuery() runs SQL through the agent",
+  ignore: POSTGRES_SKIP_REASON !== undefined,
+  async fn(t) {
+    await using pg = await startPostgres();
+    await using relay = startRelay(await pg.createUser("app", "pw"));
+    const query = async (sql: string) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: relay.port });
+      try {
+        return await simpleQuery(conn, sql);
+      } finally {
+        conn.close();
+      }
+    };
+
+    await t.step("several statements, each with its result", async () => {
+      const results = await query(
+        "create table t (id int, name text); insert into t values (1, 'a'), (2, null); " +
+          "select current_user as who, count(*) from t",
+      );
+      assert.deepEqual(results.map((r) => r.command), ["CREATE TABLE", "INSERT 0 2", "SELECT 1"]);
+      assert.deepEqual(results[2].columns, ["who", "count"]);
+      assert.deepEqual(results[2].rows, [["app", "2"]]);
+    });
+
+    await t.step("a server error becomes a PgQueryError with the server's message", async () => {
+      await assert.rejects(query("select 1; select * from nope"), (err: unknown) => {
+        assert.ok(err instanceof PgQueryError);
+        assert.equal(err.message, 'relation "nope" does not exist');
+        assert.equal(err.sqlstate, "42P01");
+        assert.equal(err.results.length, 1, "the statement before the error completed");
+        return true;
+      });
+    });
+
+    await t.step("COPY TO STDOUT lines come back as rows", async () => {
+      const [r] = await query(
+        "copy (select id, name from t order by id) to stdout with (format csv)",
+      );
+      assert.deepEqual(r.rows, [["1,a"], ["2,"]]);
+      assert.equal(r.command, "COPY 2");
+    });
+
+    await t.step("an empty query gives no results", async () => {
+      assert.deepEqual(await query(";"), []);
+    });
   },
 });
