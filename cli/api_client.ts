@@ -8,95 +8,23 @@
  */
 
 import { decodeBase64 } from "../proto/base64.ts";
+import type { ErrorBody } from "../proto/api_types.ts";
 import { type ErrorCode, HoopError, isErrorCode } from "../proto/errors.ts";
 import { describeSource, resolveApi, type SettingSource } from "./config.ts";
 import type { Context } from "./context.ts";
 
-/** An agent as the API returns it. */
-export interface Agent {
-  id: string;
-  name: string;
-  mode: string;
-  status: string | null;
-  version: string | null;
-  hostname: string | null;
-  platform: string | null;
-  created_at: string | null;
-  connected_at: string | null;
-  seen_at: string | null;
-}
-
-/** A connection as the API returns it. */
-export interface Connection {
-  id: string;
-  name: string;
-  type: string;
-  agent: string;
-  status: string | null;
-  groups: string[];
-  config: Record<string, unknown>;
-  created_at: string | null;
-}
-
-/** A user as the API returns it. */
-export interface User {
-  id: string;
-  email: string;
-  role: string;
-  groups: string[];
-  created_at: string | null;
-}
-
-/** The organization key. */
-export interface OrgKey {
-  id: string;
-  dsn: string;
-  created_at: string | null;
-}
-
-/** A session (one `connect` or `exec`). */
-export interface Session {
-  id: string;
-  user: string;
-  connection: string;
-  type: string;
-  agent: string;
-  verb: string;
-  status: string;
-  exit_code: number | null;
-  bytes_in: number;
-  bytes_out: number;
-  truncated: boolean;
-  error: string | null;
-  started_at: string;
-  ended_at: string | null;
-}
-
-/** One recorded event of a session. */
-export interface SessionEvent {
-  seq: number;
-  /** ISO 8601 timestamp (or epoch milliseconds). */
-  time: string | number;
-  kind: string;
-  data?: string;
-  data_b64?: string;
-}
-
-/** The answer of `POST /api/login`. */
-export interface LoginResponse {
-  token: string;
-  expires_at: string;
-  user: User;
-}
-
-/** The answer of `POST /api/sessions`. */
-export interface CreateSessionResponse {
-  session_id: string;
-  ticket: string;
-  data_addr: string;
-  data_tls: boolean;
-  type: string;
-}
+// The API's JSON shapes live in proto/api_types.ts, shared with the gateway; re-exported for
+// the CLI's library users.
+export type {
+  Agent,
+  Connection,
+  CreateSessionResponse,
+  LoginResponse,
+  OrgKey,
+  Session,
+  SessionEvent,
+  User,
+} from "../proto/api_types.ts";
 
 /** Options of {@linkcode ApiClient}. */
 export interface ApiClientOptions {
@@ -270,8 +198,9 @@ export class ApiClient {
     let message: string | undefined;
     let hint: string | undefined;
     try {
+      // Checked field by field: the body may come from something that is not a hoop gateway.
       const parsed = JSON.parse(text) as {
-        error?: { code?: unknown; message?: unknown; hint?: unknown };
+        error?: { [K in keyof ErrorBody["error"]]?: unknown };
       };
       const e = parsed?.error;
       if (e && typeof e.message === "string") {

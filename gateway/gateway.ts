@@ -15,7 +15,7 @@ import {
 import { dialableAddr, formatHostPort, type HostPort, parseHostPort } from "../proto/host_port.ts";
 import { describeNetError } from "../proto/net_error.ts";
 import { log as rootLog, type Logger, redact } from "../proto/log.ts";
-import { apiHandler } from "./api_server.ts";
+import { apiHandler } from "./api/mod.ts";
 import { handleControlStream } from "./control_stream.ts";
 import { startDataServer } from "./data_server.ts";
 import { startPostgresListener } from "./postgres_listener.ts";

@@ -1,7 +1,7 @@
 /** Presentation of recorded sessions: durations, the details block, events and asciicast export. */
 
 import { decodeBase64 } from "../../proto/base64.ts";
-import type { Session, SessionEvent } from "../api_client.ts";
+import type { Session, SessionEvent } from "../../proto/api_types.ts";
 import { renderTable } from "../render.ts";
 
 /** Event data longer than this is abbreviated in the events table (the JSON output has it all). */

@@ -1,4 +1,4 @@
-import type { Agent } from "../api_client.ts";
+import type { Agent } from "../../proto/api_types.ts";
 import { type Command, requiredPositional, stringFlag, UsageError } from "../command.ts";
 import { API_URL_HELP, API_URL_OPTION, clientFor } from "./_api.ts";
 

@@ -1,4 +1,4 @@
-import type { Connection } from "../api_client.ts";
+import type { Connection } from "../../proto/api_types.ts";
 import {
   type Command,
   type FlagValues,

@@ -1,4 +1,4 @@
-import type { OrgKey } from "../api_client.ts";
+import type { OrgKey } from "../../proto/api_types.ts";
 import type { Command } from "../command.ts";
 import { API_URL_HELP, API_URL_OPTION, clientFor } from "./_api.ts";
 

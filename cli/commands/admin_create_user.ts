@@ -1,4 +1,4 @@
-import type { User } from "../api_client.ts";
+import type { User } from "../../proto/api_types.ts";
 import {
   booleanFlag,
   type Command,

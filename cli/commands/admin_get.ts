@@ -1,12 +1,12 @@
 import type {
   Agent,
-  ApiClient,
   Connection,
   OrgKey,
   Session,
   SessionEvent,
   User,
-} from "../api_client.ts";
+} from "../../proto/api_types.ts";
+import type { ApiClient } from "../api_client.ts";
 import { type Command, type CommandArgs, stringFlag, UsageError } from "../command.ts";
 import type { Context } from "../context.ts";
 import { notFound } from "../../proto/errors.ts";

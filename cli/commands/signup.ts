@@ -1,4 +1,4 @@
-import type { LoginResponse, User } from "../api_client.ts";
+import type { LoginResponse, User } from "../../proto/api_types.ts";
 import { type Command, requiredFlag } from "../command.ts";
 import { loadConfig, saveConfig } from "../config.ts";
 import { API_URL_HELP, API_URL_OPTION, clientFor, readPassword } from "./_api.ts";

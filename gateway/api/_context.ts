@@ -1,0 +1,37 @@
+/**
+ * What the API's handlers share: the gateway pieces they call
+ * ({@linkcode ApiContext}) and the values middleware puts on each request's
+ * Hono context ({@linkcode ApiEnv}).
+ *
+ * @module
+ */
+import type { Logger } from "../../proto/log.ts";
+import type { PresenceRegistry } from "../presence.ts";
+import type { SessionBroker } from "../broker/mod.ts";
+import type { Store, Token, User } from "../store/store.ts";
+
+/** What the API needs from the gateway. */
+export interface ApiContext {
+  store: Store;
+  presence: PresenceRegistry;
+  broker: SessionBroker;
+  log: Logger;
+  /** Public gRPC URL used to build DSNs (`HOOP_GRPC_URL`). */
+  grpcUrl: URL;
+  /** Public `host:port` of the data port. */
+  dataAddr: string;
+  dataTls: boolean;
+  tokenTtlMs: number;
+  /** Called after an agent or the org key is revoked, to cut streams. */
+  onRevokeAgents(agentIds: string[]): void;
+}
+
+/** Hono's environment for the API: the caller, set by the `requireUser` middleware. */
+export interface ApiEnv {
+  Variables: {
+    /** The authenticated caller. */
+    user: User;
+    /** The bearer token the caller presented (logout revokes it). */
+    token: Token;
+  };
+}

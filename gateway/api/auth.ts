@@ -1,0 +1,90 @@
+/**
+ * Accounts and tokens: the first admin's signup, login (which issues a bearer
+ * token), logout (which revokes it) and `me`. Tokens are stored only as
+ * SHA-256 hashes.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type * as wire from "../../proto/api_types.ts";
+import { permissionDenied, unauthenticated } from "../../proto/errors.ts";
+import { generateToken, sha256Hex } from "../../proto/keys.ts";
+import { authenticatePassword } from "../auth.ts";
+import { hashPassword } from "../password.ts";
+import { StoreNotFoundError } from "../store/store.ts";
+import { requireUser } from "./_auth.ts";
+import { readJsonBody, requiredString } from "./_body.ts";
+import type { ApiContext, ApiEnv } from "./_context.ts";
+import { checkPassword, normalizeEmail } from "./_fields.ts";
+import { userView } from "./_views.ts";
+
+/** `/signup`, `/login`, `/logout` and `/me`. */
+export function authRoutes(ctx: ApiContext): Hono<ApiEnv> {
+  const app = new Hono<ApiEnv>();
+  const user = requireUser(ctx);
+
+  app.post("/signup", async (c) => {
+    const body = await readJsonBody<wire.Credentials>(c.req.raw);
+    const email = normalizeEmail(requiredString(body, "email"));
+    const password = requiredString(body, "password");
+    checkPassword(password);
+    if (await ctx.store.countUsers() > 0) {
+      throw permissionDenied("Signup is closed: this gateway has an admin already", {
+        hint: 'ask an admin to run "hoop admin create user EMAIL"',
+      });
+    }
+    const created = await ctx.store.createUser({
+      id: crypto.randomUUID(),
+      email,
+      role: "admin",
+      groups: [],
+      passwordHash: await hashPassword(password),
+      createdAt: new Date().toISOString(),
+    });
+    ctx.log.info("first admin signed up", { user: email });
+    return c.json({ user: userView(created) } satisfies wire.UserResponse, 201);
+  });
+
+  app.post("/login", async (c) => {
+    const body = await readJsonBody<wire.Credentials>(c.req.raw);
+    const email = normalizeEmail(requiredString(body, "email"));
+    const password = requiredString(body, "password");
+    const found = await authenticatePassword(ctx.store, email, password);
+    if (!found) {
+      throw unauthenticated(`Cannot log in as "${email}": wrong email or password`);
+    }
+    const token = generateToken();
+    const now = Date.now();
+    const expiresAt = new Date(now + ctx.tokenTtlMs).toISOString();
+    await ctx.store.createToken({
+      id: crypto.randomUUID(),
+      userId: found.id,
+      tokenHash: await sha256Hex(token),
+      createdAt: new Date(now).toISOString(),
+      expiresAt,
+      revokedAt: null,
+    });
+    ctx.log.info("user logged in", { user: found.email });
+    return c.json(
+      { token, expires_at: expiresAt, user: userView(found) } satisfies wire.LoginResponse,
+    );
+  });
+
+  app.post("/logout", user, async (c) => {
+    try {
+      await ctx.store.revokeToken(c.get("token").id, new Date().toISOString());
+    } catch (err) {
+      // Gone since it was checked (its user was deleted): nothing left to revoke.
+      if (!(err instanceof StoreNotFoundError)) throw err;
+    }
+    return c.body(null, 204);
+  });
+
+  app.get(
+    "/me",
+    user,
+    (c) => c.json({ user: userView(c.get("user")) } satisfies wire.UserResponse),
+  );
+
+  return app;
+}
