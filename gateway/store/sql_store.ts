@@ -93,6 +93,26 @@ export class SqlStore implements Store {
     }
   }
 
+  /**
+   * Delete the rows that hang on a row (`dependents`), then the row itself
+   * (`sql`, a `DELETE ... RETURNING *`), all with the same parameters and in
+   * one transaction: the row, or StoreNotFoundError with nothing deleted.
+   */
+  async #deleteWith(
+    what: string,
+    name: string,
+    dependents: string[],
+    sql: string,
+    params: SqlParam[] = [],
+  ): Promise<Row> {
+    return await this.#db.tx(async (q) => {
+      for (const d of dependents) await q.run(d, params);
+      const [r] = await q.all(sql, params);
+      if (!r) throw new StoreNotFoundError(what, name);
+      return r;
+    });
+  }
+
   #conflict(err: unknown, what: string, name: string): unknown {
     return this.#db.isUniqueViolation(err) ? new StoreConflictError(what, name) : err;
   }
@@ -135,15 +155,14 @@ export class SqlStore implements Store {
   }
 
   async deleteAgent(name: string): Promise<Agent> {
-    return await this.#db.tx(async (q) => {
-      await q.run(
-        "DELETE FROM connections WHERE agent_id IN (SELECT id FROM agents WHERE name = $1)",
-        [name],
-      );
-      const [r] = await q.all("DELETE FROM agents WHERE name = $1 RETURNING *", [name]);
-      if (!r) throw new StoreNotFoundError("agent", name);
-      return agentFromRow(r);
-    });
+    const r = await this.#deleteWith(
+      "agent",
+      name,
+      ["DELETE FROM connections WHERE agent_id IN (SELECT id FROM agents WHERE name = $1)"],
+      "DELETE FROM agents WHERE name = $1 RETURNING *",
+      [name],
+    );
+    return agentFromRow(r);
   }
 
   async updateAgentPresence(id: string, p: AgentPresence): Promise<void> {
@@ -189,15 +208,10 @@ export class SqlStore implements Store {
   }
 
   async deleteOrgKey(): Promise<OrgKey> {
-    const r = await this.#db.tx(async (q) => {
-      const [r] = await q.all("DELETE FROM org_keys WHERE slot = 1 RETURNING *");
-      if (!r) throw new StoreNotFoundError("org key", "default");
-      await q.run(
-        "DELETE FROM connections WHERE agent_id IN (SELECT id FROM agents WHERE via_org_key)",
-      );
-      await q.run("DELETE FROM agents WHERE via_org_key");
-      return r;
-    });
+    const r = await this.#deleteWith("org key", "default", [
+      "DELETE FROM connections WHERE agent_id IN (SELECT id FROM agents WHERE via_org_key)",
+      "DELETE FROM agents WHERE via_org_key",
+    ], "DELETE FROM org_keys WHERE slot = 1 RETURNING *");
     return await orgKeyFromRow(r, this.#box);
   }
 
@@ -283,16 +297,14 @@ export class SqlStore implements Store {
   }
 
   async deleteUser(email: string): Promise<User> {
-    const key = email.toLowerCase();
-    return await this.#db.tx(async (q) => {
-      await q.run(
-        "DELETE FROM tokens WHERE user_id IN (SELECT id FROM users WHERE email_key = $1)",
-        [key],
-      );
-      const [r] = await q.all("DELETE FROM users WHERE email_key = $1 RETURNING *", [key]);
-      if (!r) throw new StoreNotFoundError("user", email);
-      return userFromRow(r);
-    });
+    const r = await this.#deleteWith(
+      "user",
+      email,
+      ["DELETE FROM tokens WHERE user_id IN (SELECT id FROM users WHERE email_key = $1)"],
+      "DELETE FROM users WHERE email_key = $1 RETURNING *",
+      [email.toLowerCase()],
+    );
+    return userFromRow(r);
   }
 
   // --- tokens ---
