@@ -13,13 +13,13 @@ import { hostname } from "node:os";
 import type { Dsn } from "../proto/dsn.ts";
 import {
   AGENT_KEY_METADATA,
-  AGENT_MODE_METADATA,
   AGENT_NAME_METADATA,
   type AgentControlCall,
   CHANNEL_OPTIONS,
   GatewayClient,
 } from "../proto/grpc_service.ts";
 import { grpcTarget } from "../proto/dsn.ts";
+import { helloPacket } from "../proto/hello.ts";
 import { log as rootLog, type Logger } from "../proto/log.ts";
 import {
   HEARTBEAT_INTERVAL_MS,
@@ -190,7 +190,6 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
     const md = new grpc.Metadata();
     md.set(AGENT_NAME_METADATA, opts.dsn.name);
     md.set(AGENT_KEY_METADATA, opts.dsn.key);
-    md.set(AGENT_MODE_METADATA, opts.dsn.mode);
     const call = (client as unknown as { connect(md: grpc.Metadata): AgentControlCall }).connect(
       md,
     );
@@ -297,7 +296,8 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
       if (err.code === grpc.status.UNAUTHENTICATED) {
         finish({ kind: "unauthorized", message: err.details || "key revoked or unknown" });
       } else if (
-        err.code === grpc.status.INVALID_ARGUMENT || err.code === grpc.status.ALREADY_EXISTS
+        err.code === grpc.status.INVALID_ARGUMENT || err.code === grpc.status.ALREADY_EXISTS ||
+        err.code === grpc.status.FAILED_PRECONDITION
       ) {
         // The gateway refused what we publish; retrying will not change it.
         finish({ kind: "refused", message: err.details });
@@ -310,24 +310,17 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
       () => finish({ kind: "retry", message: "the gateway closed the stream", onlineMs: 0 }),
     );
 
-    const hello = makePacket(
-      PacketType.HELLO,
-      {
-        version: VERSION,
-        hostname: safeHostname(),
-        platform: platformString(),
-        protocol: String(PROTOCOL_VERSION),
+    const hello = helloPacket({
+      version: VERSION,
+      hostname: safeHostname(),
+      platform: platformString(),
+      protocol: PROTOCOL_VERSION,
+      connection: opts.embedded && {
+        name: opts.embedded.name,
+        type: opts.embedded.type,
+        config: opts.embedded.publicConfig,
       },
-      opts.embedded
-        ? {
-          connection: {
-            name: opts.embedded.name,
-            type: opts.embedded.type,
-            config: opts.embedded.publicConfig,
-          },
-        }
-        : undefined,
-    );
+    });
     call.write(hello);
   });
 }

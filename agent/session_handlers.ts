@@ -170,16 +170,19 @@ async function runConsole(
   const p = pty;
   const input = (async () => {
     const reader = new FrameReader(data);
-    for (;;) {
-      const f = await reader.next().catch(() => null);
-      if (!f) break;
-      if (f.type === FrameType.STDIN) await p.write(f.payload);
-      else if (f.type === FrameType.RESIZE) {
-        const { cols, rows } = parseResize(f.payload);
-        p.resize(cols, rows);
-      } else if (f.type === FrameType.SIGNAL) {
-        p.kill(new TextDecoder().decode(f.payload) as Deno.Signal);
+    try {
+      for (;;) {
+        const f = await reader.next();
+        if (!f) break;
+        if (f.type === FrameType.STDIN) await p.write(f.payload);
+        else if (f.type === FrameType.RESIZE) {
+          const { cols, rows } = parseResize(f.payload);
+          p.resize(cols, rows);
+        }
       }
+    } catch (err) {
+      // A malformed frame or a dropped connection ends this console, nothing more.
+      log.debug("console input ended", { err });
     }
     // The client went away: end the program as a terminal hang-up would.
     try {
@@ -261,8 +264,6 @@ async function runExec(data: Deno.Conn, argv: string[], log: Logger): Promise<vo
         } else if (f.type === FrameType.STDIN_EOF && stdinOpen) {
           stdinOpen = false;
           await stdin.close().catch(() => {});
-        } else if (f.type === FrameType.SIGNAL) {
-          p.kill(new TextDecoder().decode(f.payload) as Deno.Signal);
         }
       }
     } catch {

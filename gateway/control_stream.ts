@@ -9,6 +9,8 @@
 import * as grpc from "@grpc/grpc-js";
 import { validateName } from "../proto/dsn.ts";
 import { HoopError } from "../proto/errors.ts";
+import { type Hello, parseHello, type PublishedConnection } from "../proto/hello.ts";
+import { printable } from "../proto/printable.ts";
 import {
   AGENT_KEY_METADATA,
   AGENT_NAME_METADATA,
@@ -22,20 +24,11 @@ import {
   makePacket,
   type Packet,
   PacketType,
-  payloadJson,
   specString,
 } from "../proto/packet.ts";
 import type { AgentLink, CloseReason, PresenceRegistry } from "./presence.ts";
 import type { SessionBroker } from "./session_broker.ts";
-import { type Agent, type ConnectionType, type Store, StoreConflictError } from "./store/store.ts";
-
-/** What an embedded agent publishes in HELLO. Secrets stay on the agent. */
-export interface PublishedConnection {
-  name: string;
-  type: ConnectionType;
-  /** Redacted config, for display. */
-  config: Record<string, string>;
-}
+import { type Agent, type Store, StoreConflictError } from "./store/store.ts";
 
 /** What the control-stream handler needs from the gateway. */
 export interface ControlContext {
@@ -47,6 +40,9 @@ export interface ControlContext {
   dataAddr: string;
   dataTls: boolean;
 }
+
+/** Longest SESSION_FAILED message kept from an agent (longer ones are cut). */
+const MAX_AGENT_MESSAGE_CHARS = 1024;
 
 /** How long an agent may take to send HELLO. */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -102,12 +98,21 @@ export async function handleControlStream(
     fail(call, grpc.status.UNAUTHENTICATED, UNAUTHORIZED_MESSAGE);
     return;
   }
-  const hello = await inbox.next(HELLO_TIMEOUT_MS);
-  if (!hello || hello.type !== PacketType.HELLO) {
+  const first = await inbox.next(HELLO_TIMEOUT_MS);
+  if (!first) {
     fail(call, grpc.status.INVALID_ARGUMENT, "expected HELLO as the first packet");
     return;
   }
-  const published = payloadJson<{ connection?: PublishedConnection }>(hello)?.connection;
+  let hello: Hello;
+  try {
+    hello = parseHello(first);
+  } catch (err) {
+    const e = err instanceof HoopError ? err : new HoopError("invalid_argument", String(err));
+    ctx.log.warn("agent refused: bad HELLO", { peer, err: e.message });
+    fail(call, e.grpcStatus, e.hint ? `${e.message}\nHint: ${e.hint}` : e.message);
+    return;
+  }
+  const published = hello.connection;
   let agent: Agent;
   try {
     agent = await resolveAgent(ctx, identity, published);
@@ -188,9 +193,9 @@ export async function handleControlStream(
   try {
     await ctx.store.updateAgentPresence(agent.id, {
       status: "ONLINE",
-      version: specString(hello, "version") ?? "unknown",
-      hostname: specString(hello, "hostname") ?? "unknown",
-      platform: specString(hello, "platform") ?? "unknown",
+      version: hello.version,
+      hostname: hello.hostname,
+      platform: hello.platform,
       connectedAt: now,
       seenAt: now,
     });
@@ -218,9 +223,9 @@ export async function handleControlStream(
     data_tls: ctx.dataTls ? "1" : "0",
   }));
   log.info("agent online", {
-    version: specString(hello, "version"),
-    hostname: specString(hello, "hostname"),
-    platform: specString(hello, "platform"),
+    version: hello.version,
+    hostname: hello.hostname,
+    platform: hello.platform,
     conn: published?.name,
   });
 
@@ -245,7 +250,11 @@ export async function handleControlStream(
         break;
       case PacketType.SESSION_FAILED: {
         const sid = specString(p, "sid") ?? "";
-        const message = specString(p, "message") ?? "the agent could not open the session";
+        // Shown to the user and logged: the agent's words, made printable and short.
+        const message = printable(
+          specString(p, "message") ?? "the agent could not open the session",
+          MAX_AGENT_MESSAGE_CHARS,
+        );
         log.info("agent could not open session", { sid, message });
         ctx.broker.agentFailed(agent.id, sid, message);
         break;

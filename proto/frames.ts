@@ -7,11 +7,14 @@
  * type u8 | length u32 BE | payload (length bytes, at most 1 MiB)
  * ```
  *
- * Flow: the client sends START (JSON options), then STDIN chunks, RESIZE and
- * SIGNAL as they happen, and STDIN_EOF when its input ends. The agent sends
- * STDOUT and STDERR chunks, and finally EXIT (or ERROR when the command could
- * not run), then closes. Readers ignore types they do not know, so a new type
- * needs a DATA_PROTOCOL_VERSION bump only when it must not be ignored.
+ * Flow: the client sends STDIN chunks and RESIZE as they happen, and
+ * STDIN_EOF when its input ends (the console's first size travels with the
+ * session-open call, not as a frame). The agent sends STDOUT and STDERR
+ * chunks, and finally EXIT (or ERROR when the command could not run), then
+ * closes. Readers ignore types they do not know, so a new type needs a
+ * DATA_PROTOCOL_VERSION bump only when it must not be ignored. Ctrl-C in a
+ * console is the byte 0x03 on STDIN, which the agent's pseudo-terminal turns
+ * into SIGINT.
  *
  * @module
  */
@@ -26,22 +29,21 @@ import { type RecordFault, TypeLengthReader } from "./type_length_reader.ts";
  * - `STDOUT` agent→client: bytes the command wrote to standard output.
  * - `STDERR` agent→client: bytes the command wrote to standard error.
  * - `RESIZE` client→agent: u16 BE columns, u16 BE rows (consoles).
- * - `SIGNAL` client→agent: UTF-8 signal name, for example `SIGINT`.
  * - `EXIT` agent→client: i32 BE exit code; the last frame of a session.
  * - `STDIN_EOF` client→agent: empty; standard input is closed.
  * - `ERROR` agent→client: UTF-8 message; the command could not run or failed.
- * - `START` client→agent: UTF-8 JSON options (for example the console size).
+ *
+ * Types 5 (once SIGNAL) and 9 (once START) were never sent; they stay
+ * reserved and readers ignore them.
  */
 export const FrameType = {
   STDIN: 1,
   STDOUT: 2,
   STDERR: 3,
   RESIZE: 4,
-  SIGNAL: 5,
   EXIT: 6,
   STDIN_EOF: 7,
   ERROR: 8,
-  START: 9,
 } as const;
 
 /** One of {@linkcode FrameType}. */

@@ -68,10 +68,10 @@ Deno.test("encodeFrame() writes type, u32 BE length and payload", () => {
 
 Deno.test("FrameReader reads every frame type back, whatever the read sizes", async () => {
   const frames: Frame[] = [
-    { type: FrameType.START, payload: enc.encode('{"cols":80,"rows":24}') },
+    { type: 9, payload: enc.encode('{"cols":80,"rows":24}') }, // reserved: readers pass it on
     { type: FrameType.STDIN, payload: enc.encode("select 1;\n") },
     { type: FrameType.RESIZE, payload: resizePayload(120, 40) },
-    { type: FrameType.SIGNAL, payload: enc.encode("SIGINT") },
+    { type: 5, payload: enc.encode("SIGINT") }, // reserved
     { type: FrameType.STDIN_EOF, payload: new Uint8Array(0) },
     { type: FrameType.STDOUT, payload: Uint8Array.from({ length: 200_000 }, (_, i) => i & 0xff) },
     { type: FrameType.STDERR, payload: enc.encode("oops") },

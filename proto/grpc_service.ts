@@ -35,8 +35,6 @@ export const GATEWAY_SERVICE = {
 export const AGENT_NAME_METADATA = "x-hoop-agent";
 /** Metadata key carrying the agent's auth key (`xagt-...`). */
 export const AGENT_KEY_METADATA = "authorization";
-/** Metadata key carrying the agent's mode. */
-export const AGENT_MODE_METADATA = "x-hoop-mode";
 
 /** Channel options both sides use: bounded messages, keepalive to spot dead peers. */
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {

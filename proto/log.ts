@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { escapeControl } from "./printable.ts";
 
 /** Log levels, in increasing severity. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -30,10 +31,13 @@ export function redact(text: string): string {
     .replace(/xtok-[A-Za-z0-9_-]+/g, "xtok-***");
 }
 
+// Text lines escape control characters so that a peer-supplied value (an
+// agent's hostname, an error message) can neither forge a log line nor send
+// escape sequences to an operator's terminal.
 function formatValue(key: string, value: unknown): string {
   if (SECRET_KEY.test(key)) return "***";
-  if (value instanceof Error) return redact(value.message);
-  if (typeof value === "string") return redact(value);
+  if (value instanceof Error) return escapeControl(redact(value.message));
+  if (typeof value === "string") return escapeControl(redact(value));
   if (value === undefined) return "-";
   return redact(JSON.stringify(value) ?? String(value));
 }
@@ -113,7 +117,7 @@ export class Logger {
       this.#sink.write(JSON.stringify(obj));
       return;
     }
-    let line = `${time} ${level.toUpperCase()} ${redact(msg)}`;
+    let line = `${time} ${level.toUpperCase()} ${escapeControl(redact(msg))}`;
     for (const [k, v] of Object.entries(all)) {
       if (v === undefined) continue;
       line += ` ${k}=${formatValue(k, v)}`;

@@ -56,3 +56,13 @@ Deno.test("Logger drops lines below its level", () => {
   logger.error("d");
   assert.deepEqual(lines.map((l) => l.split(" ").slice(1, 3).join(" ")), ["WARN c", "ERROR d"]);
 });
+
+Deno.test("Logger text lines escape control characters a peer could send", () => {
+  const lines: string[] = [];
+  const log = new Logger({}, { sink: { write: (l) => lines.push(l) }, level: "info" });
+  log.info("agent online", { hostname: "h\n2026-01-01T00:00:00.000Z ERROR forged", v: "\x1b[2J" });
+  assert.equal(lines.length, 1);
+  assert.ok(!lines[0].includes("\n"));
+  assert.ok(!lines[0].includes("\x1b"));
+  assert.match(lines[0], /hostname=h\\n2026-01-01T00:00:00\.000Z ERROR forged v=\\x1b\[2J$/);
+});

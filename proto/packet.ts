@@ -10,7 +10,10 @@
  * @module
  */
 
-/** Version of the control protocol, sent in HELLO. */
+/**
+ * Version of the control protocol, sent in HELLO and checked by the gateway:
+ * an agent speaking another version is refused with both versions named.
+ */
 export const PROTOCOL_VERSION = 1;
 
 /** Largest encoded packet either side accepts (grpc-js receive limit). */
@@ -26,14 +29,16 @@ export const HEARTBEAT_TIMEOUT_MS = 30_000;
  * Packet types. Direction, `spec` keys and payload of each:
  *
  * - `HELLO` agent→gateway. spec: `version`, `hostname`, `platform`,
- *   `protocol`; payload: JSON `{ connection?: PublishedConnection }` for
- *   embedded agents.
+ *   `protocol` ({@linkcode PROTOCOL_VERSION}); payload: JSON
+ *   `{ connection: PublishedConnection }` for embedded agents, empty for
+ *   standard ones. Built and checked in proto/hello.ts.
  * - `WELCOME` gateway→agent. spec: `agent_id`, `agent_name`, `data_addr`
  *   (`host:port` of the data port), `data_tls` (`1` when TLS).
  * - `HEARTBEAT` both ways. No spec, no payload.
  * - `SESSION_OPEN` gateway→agent. spec: `sid`, `ticket` (base64url),
  *   `connection`, `type` (postgres | tcp | command), `verb` (connect | exec |
- *   console); payload: JSON of the connection's config (standard agents only).
+ *   console), `cols` and `rows` (consoles); payload: JSON of the connection's
+ *   config (standard agents only).
  * - `SESSION_FAILED` agent→gateway. spec: `sid`, `message`.
  * - `REVOKED` gateway→agent. spec: `reason`. The gateway then ends the stream.
  * - `SHUTDOWN` gateway→agent. spec: `reason`. The agent reconnects later.
