@@ -6,7 +6,7 @@ import { secretBoxFromKey } from "../secret_box.ts";
 import { storeConformance } from "./_store_conformance.ts";
 import { openStore } from "./open_store.ts";
 
-if (POSTGRES_SKIP_REASON) console.warn(`PostgresStore tests ignored: ${POSTGRES_SKIP_REASON}`);
+if (POSTGRES_SKIP_REASON) console.warn(`PostgreSQL store tests ignored: ${POSTGRES_SKIP_REASON}`);
 
 // One server for the whole file, started on first use and stopped by teardown;
 // every store gets a fresh schema in one database.
@@ -21,7 +21,7 @@ function shared() {
 }
 
 storeConformance(
-  "PostgresStore conforms to the Store behaviour",
+  "SqlStore on PostgreSQL conforms to the Store behaviour",
   async () => {
     const { dbUrl } = await shared();
     const schema = `t_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;

@@ -4,7 +4,7 @@ import { secretBoxFromKey } from "../secret_box.ts";
 import { storeConformance } from "./_store_conformance.ts";
 import { openStore } from "./open_store.ts";
 
-storeConformance("SqliteStore conforms to the Store behaviour", async () => {
+storeConformance("SqlStore on SQLite conforms to the Store behaviour", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "hoop-sqlite-" });
   const secretBox = await secretBoxFromKey(crypto.getRandomValues(new Uint8Array(32)));
   const url = `sqlite:${join(dataDir, "hoop.db")}`;
