@@ -9,6 +9,7 @@
  * @module
  */
 
+import { escapeControl } from "../proto/printable.ts";
 import { HoopError } from "../proto/errors.ts";
 import { type Command, commandName, parseCommandArgs, UsageError } from "./command.ts";
 import { COMMANDS } from "./commands/mod.ts";
@@ -137,11 +138,12 @@ async function unknownCommand(
 
 async function reportError(ctx: Context, err: unknown): Promise<number> {
   if (err instanceof HoopError) {
-    await ctx.stderr.writeln(`hoop: ${err.message}`);
-    if (err.hint) await ctx.stderr.writeln(`Hint: ${err.hint}`);
+    // Messages may quote what a remote peer said: never let it drive the terminal.
+    await ctx.stderr.writeln(`hoop: ${escapeControl(err.message)}`);
+    if (err.hint) await ctx.stderr.writeln(`Hint: ${escapeControl(err.hint)}`);
     return err.exitCode;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = escapeControl(err instanceof Error ? err.message : String(err));
   await ctx.stderr.writeln(`hoop: internal error: ${message}`);
   if (ctx.env("HOOP_LOG_LEVEL") === "debug" && err instanceof Error && err.stack) {
     await ctx.stderr.writeln(err.stack);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { escapeControl } from "../proto/printable.ts";
 import { UsageError } from "./command.ts";
 
 /** One table column: its header and how to read a row's cell. */
@@ -18,8 +19,9 @@ const COLUMN_GAP = 3;
 
 function cellText(value: string | number | boolean | null | undefined): string {
   if (value === null || value === undefined || value === "") return "-";
-  // A cell stays on one line whatever the data holds.
-  return String(value).replace(/[\r\n\t]+/g, " ");
+  // A cell stays on one line whatever the data holds, and text an agent or a
+  // user chose (a hostname, an error) cannot send escape sequences to the terminal.
+  return escapeControl(String(value).replace(/[\r\n\t]+/g, " "));
 }
 
 /** Render rows as left-aligned, padded columns; each line ends with a newline. */

@@ -48,3 +48,11 @@ Deno.test("parseOutputFormat() defaults to table and rejects unknown formats lis
     return true;
   });
 });
+
+Deno.test("renderTable() escapes control characters an agent could report (issue #10)", () => {
+  const out = renderTable([{ header: "hostname", value: (r: { h: string }) => r.h }], [
+    { h: "evil\x1b]0;owned\x07\x1b[2J" },
+  ]);
+  assert.equal(out, "HOSTNAME\nevil\\x1b]0;owned\\x07\\x1b[2J\n");
+  assert.ok(!out.includes("\x1b"));
+});

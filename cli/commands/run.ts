@@ -1,3 +1,5 @@
+import { log } from "../../proto/log.ts";
+import { installProcessGuard } from "../../proto/process_guard.ts";
 import type { AgentExit, EmbeddedConnection } from "../../agent/agent.ts";
 import { splitCommandLine } from "../../agent/command_runner.ts";
 import { parsePostgresUri, redactPostgresUri } from "../../proto/postgres_uri.ts";
@@ -104,6 +106,7 @@ Examples:
     const stop = new AbortController();
     // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
     const { runAgent } = await import("../../agent/agent.ts");
+    installProcessGuard(log.with({ component: "agent" }));
     const agent = runAgent({
       dsn: { ...dsn, mode: "embedded" },
       tlsCa,

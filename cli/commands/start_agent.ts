@@ -1,3 +1,5 @@
+import { log } from "../../proto/log.ts";
+import { installProcessGuard } from "../../proto/process_guard.ts";
 import { parseDsn } from "../../proto/dsn.ts";
 import { HoopError } from "../../proto/errors.ts";
 import { loadTlsCa } from "../api_client.ts";
@@ -43,6 +45,7 @@ Examples:
     });
     // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
     const { runAgent } = await import("../../agent/agent.ts");
+    installProcessGuard(log.with({ component: "agent" }));
     const exit = await runAgent({ dsn, tlsCa, signal: stop.signal });
     stop.abort();
     if (exit.reason === "refused") throw new HoopError("failed_precondition", exit.message);

@@ -1,3 +1,5 @@
+import { log } from "../../proto/log.ts";
+import { installProcessGuard } from "../../proto/process_guard.ts";
 import { invalidArgument } from "../../proto/errors.ts";
 import { type Command, type FlagValues, stringFlag } from "../command.ts";
 import type { Context } from "../context.ts";
@@ -91,6 +93,7 @@ Examples:
     const audit = ctx.env("HOOP_AUDIT_MAX_BYTES");
     // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
     const { startGateway } = await import("../../gateway/gateway.ts");
+    installProcessGuard(log.with({ component: "gateway" }));
     const gateway = await startGateway({
       grpcListen: v("grpc-listen", "HOOP_GRPC_LISTEN"),
       apiListen: v("api-listen", "HOOP_API_LISTEN"),
