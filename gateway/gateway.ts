@@ -18,7 +18,7 @@ import { log as rootLog, type Logger, redact } from "../proto/log.ts";
 import { apiHandler } from "./api/mod.ts";
 import { handleControlStream } from "./control_stream.ts";
 import { startDataServer } from "./data_server.ts";
-import { startPostgresListener } from "./postgres_listener.ts";
+import { startPostgresListener } from "./postgres/mod.ts";
 import { MemoryPresence } from "./presence.ts";
 import { DEFAULT_AUDIT_MAX_BYTES } from "./recorder.ts";
 import { loadSecretBox } from "./secret_box.ts";

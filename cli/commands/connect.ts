@@ -8,14 +8,9 @@ import {
 } from "../../proto/frames.ts";
 import { formatHostPort, parseHostPort } from "../../proto/host_port.ts";
 import { describeNetError } from "../../proto/net_error.ts";
-import {
-  encodeCancel,
-  encodeErrorResponse,
-  encodeStartup,
-  readStartup,
-  type StartupPacket,
-  writeAll,
-} from "../../proto/pgwire.ts";
+import { closeQuietly, writeAll } from "../../proto/bytes.ts";
+import { acceptLoop } from "../../proto/accept_loop.ts";
+import { encodeErrorResponse, negotiateStartup } from "../../proto/pgwire/mod.ts";
 import { splice } from "../../proto/splice.ts";
 import { type ApiClient, type Connection, loadTlsCa } from "../api_client.ts";
 import { type Command, stringFlag, UsageError } from "../command.ts";
@@ -115,31 +110,23 @@ async function serveLocalPort(
     );
   }
   const live = new Set<Deno.Conn>();
+  const loop = acceptLoop(listener, async (local) => {
+    live.add(local);
+    try {
+      await relayOne(ctx, api, conn, local, caCert);
+    } finally {
+      live.delete(local);
+    }
+  }, {
+    onAcceptError: (err) => ctx.stderr.writeln(`hoop: accept failed: ${describeNetError(err)}`),
+  });
   const stop = new AbortController();
   void waitForShutdownSignal(stop.signal).then(() => {
     stop.abort();
-    listener.close();
+    loop.close();
   });
-  for (;;) {
-    let local: Deno.TcpConn;
-    try {
-      local = await listener.accept();
-    } catch (err) {
-      if (stop.signal.aborted || err instanceof Deno.errors.BadResource) break;
-      await ctx.stderr.writeln(`hoop: accept failed: ${describeNetError(err)}`);
-      continue;
-    }
-    local.setNoDelay(true);
-    live.add(local);
-    void relayOne(ctx, api, conn, local, caCert).finally(() => live.delete(local));
-  }
-  for (const c of live) {
-    try {
-      c.close();
-    } catch {
-      // Already closed.
-    }
-  }
+  await loop.done;
+  for (const c of live) closeQuietly(c);
   return 0;
 }
 
@@ -152,7 +139,7 @@ async function relayOne(
 ): Promise<void> {
   // PostgreSQL clients ask for encryption first; the local hop answers "N" itself
   // while the session opens, saving a round trip through gateway and agent.
-  const startup = conn.type === "postgres" ? settle(readLocalStartup(local)) : undefined;
+  const startup = conn.type === "postgres" ? settle(negotiateStartup(local)) : undefined;
   let remote: Deno.Conn;
   try {
     remote = (await openSession(api, { connection: conn.name, verb: "connect" }, { caCert })).conn;
@@ -160,7 +147,7 @@ async function relayOne(
     const message = err instanceof HoopError ? err.message : String(err);
     await ctx.stderr.writeln(`hoop: ${message}`);
     const first = await startup;
-    if (first?.ok && first.value?.kind === "startup") {
+    if (first?.ok && first.value?.packet.kind === "startup") {
       await writeAll(local, encodeErrorResponse("FATAL", "08006", message)).catch(() => {});
     }
     closeQuietly(local);
@@ -168,21 +155,11 @@ async function relayOne(
   }
   if (startup) {
     const first = await startup;
-    const bytes = !first.ok || !first.value
-      ? undefined
-      : first.value.kind === "startup"
-      ? encodeStartup(first.value.params, first.value.protocol)
-      : first.value.kind === "cancel"
-      ? encodeCancel(first.value.pid, first.value.secret)
-      : undefined;
-    if (!bytes) {
-      closeQuietly(local);
-      closeQuietly(remote);
-      return;
-    }
-    try {
-      await writeAll(remote, bytes);
-    } catch {
+    // Forwarded as the client sent it: the agent answers the startup, not this hop.
+    const sent = first.ok && first.value
+      ? await writeAll(remote, first.value.raw).then(() => true, () => false)
+      : false;
+    if (!sent) {
       closeQuietly(local);
       closeQuietly(remote);
       return;
@@ -191,29 +168,11 @@ async function relayOne(
   await splice(local, remote);
 }
 
-/** The client's first packet past its encryption requests, which are refused with "N". */
-async function readLocalStartup(local: Deno.Conn): Promise<StartupPacket | null> {
-  let first = await readStartup(local);
-  for (let i = 0; i < 2 && (first?.kind === "ssl" || first?.kind === "gssenc"); i++) {
-    await writeAll(local, new Uint8Array([0x4e])); // 'N': no encryption on the local hop
-    first = await readStartup(local);
-  }
-  return first;
-}
-
 function settle<T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> {
   return p.then(
     (value) => ({ ok: true as const, value }),
     (error) => ({ ok: false as const, error }),
   );
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }
 
 /** An interactive console on a command connection. */
@@ -266,11 +225,7 @@ async function runConsole(
   } finally {
     stopResize();
     restore();
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
+    closeQuietly(conn);
   }
   void input;
   if ((errorText || exitCode === undefined) && midLine) await ctx.stderr.write("\r\n");

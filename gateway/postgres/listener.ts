@@ -9,24 +9,31 @@
  * The client's startup is answered here; the agent receives a fresh startup
  * packet (the prelude) and logs in to the real server with its own
  * credentials, whose `AuthenticationOk` and the rest pass to the client as is.
+ * Unlike `hoop connect`, this hop cannot forward the client's raw startup: it
+ * has already run the password exchange itself, so a protocol minor or `_pq_.`
+ * option reaching the agent would make it answer `NegotiateProtocolVersion`
+ * after authentication, out of order. The prelude is therefore plain 3.0 with
+ * only `FORWARDED_PARAMS`.
  *
  * @module
  */
-import { HoopError } from "../proto/errors.ts";
-import type { HostPort } from "../proto/host_port.ts";
-import type { Logger } from "../proto/log.ts";
+import { acceptLoop } from "../../proto/accept_loop.ts";
+import { closeQuietly, writeAll } from "../../proto/bytes.ts";
+import { HoopError } from "../../proto/errors.ts";
+import type { HostPort } from "../../proto/host_port.ts";
+import type { Logger } from "../../proto/log.ts";
 import {
+  AUTH_CLEARTEXT_PASSWORD,
+  encodeAuthentication,
   encodeErrorResponse,
-  encodeMessage,
   encodeStartup,
   MessageReader,
-  readStartup,
-  writeAll,
-} from "../proto/pgwire.ts";
-import { authenticatePassword, authenticateToken, canUse } from "./auth.ts";
-import type { PresenceRegistry } from "./presence.ts";
-import type { SessionBroker } from "./session_broker.ts";
-import type { Store, User } from "./store/store.ts";
+  negotiateStartup,
+} from "../../proto/pgwire/mod.ts";
+import { authenticatePassword, authenticateToken, canUse } from "../auth.ts";
+import type { SessionBroker } from "../broker/mod.ts";
+import type { PresenceRegistry } from "../presence.ts";
+import type { Store, User } from "../store/store.ts";
 
 /** A client must finish its startup and password this fast. */
 const STARTUP_TIMEOUT_MS = 15_000;
@@ -63,38 +70,13 @@ export function startPostgresListener(
   ctx: PostgresListenerContext,
 ): PostgresListener {
   const listener = Deno.listen({ hostname: addr.hostname, port: addr.port });
-  let closed = false;
-  (async () => {
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await listener.accept();
-      } catch (err) {
-        if (closed || err instanceof Deno.errors.BadResource) return;
-        ctx.log.warn("postgres listener accept failed", { err });
-        continue;
-      }
-      conn.setNoDelay(true);
-      void serveClient(ctx, conn).catch((err) => {
-        ctx.log.debug("postgres client failed", { err });
-        try {
-          conn.close();
-        } catch {
-          // Already closed.
-        }
-      });
-    }
-  })();
+  const loop = acceptLoop(listener, (conn) => serveClient(ctx, conn), {
+    onAcceptError: (err) => ctx.log.warn("postgres listener accept failed", { err }),
+    onError: (err) => ctx.log.debug("postgres client failed", { err }),
+  });
   return {
     addr: { hostname: listener.addr.hostname, port: listener.addr.port },
-    close() {
-      closed = true;
-      try {
-        listener.close();
-      } catch {
-        // Already closed.
-      }
-    },
+    close: () => loop.close(),
   };
 }
 
@@ -113,48 +95,31 @@ async function fatal(conn: Deno.Conn, code: string, message: string): Promise<vo
   } catch {
     // Client gone.
   }
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
+  closeQuietly(conn);
 }
 
 async function serveClient(ctx: PostgresListenerContext, conn: Deno.TcpConn): Promise<void> {
-  const timer = setTimeout(() => {
-    try {
-      conn.close();
-    } catch {
-      // Already closed.
-    }
-  }, STARTUP_TIMEOUT_MS);
+  const timer = setTimeout(() => closeQuietly(conn), STARTUP_TIMEOUT_MS);
   let params: Record<string, string>;
   let user: User;
   try {
-    let first = await readStartup(conn);
     // No TLS upgrade on this port (Deno cannot start server-side TLS on an
-    // accepted socket): refuse encryption, clients with sslmode=prefer go on.
-    for (let i = 0; i < 2 && (first?.kind === "ssl" || first?.kind === "gssenc"); i++) {
-      await writeAll(conn, new Uint8Array([0x4e]));
-      first = await readStartup(conn);
-    }
+    // accepted socket): encryption is refused, clients with sslmode=prefer go on.
+    const first = await negotiateStartup(conn);
     if (!first) return conn.close();
-    if (first.kind === "cancel") {
+    if (first.packet.kind === "cancel") {
       // Cancel keys belong to the backend behind the agent; a cancel here cannot be
       // routed without a session, so it is dropped as PostgreSQL drops unknown keys.
       return conn.close();
     }
-    if (first.kind !== "startup") {
-      return await fatal(conn, SQLSTATE.protocolViolation, "unsupported startup request");
-    }
-    params = first.params;
+    params = first.packet.params;
     const email = (params.user ?? "").toLowerCase();
     const database = params.database || email;
     if (!email) {
       return await fatal(conn, SQLSTATE.invalidAuthorization, "no user name: use your hoop email");
     }
     // AuthenticationCleartextPassword: the password is a hoop token or the account password.
-    await writeAll(conn, encodeMessage("R", new Uint8Array([0, 0, 0, 3])));
+    await writeAll(conn, encodeAuthentication(AUTH_CLEARTEXT_PASSWORD));
     const reader = new MessageReader(conn, { maxBodyBytes: MAX_PASSWORD_BYTES });
     const msg = await reader.next();
     if (!msg || msg.type !== "p") {

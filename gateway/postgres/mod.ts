@@ -1,0 +1,14 @@
+/**
+ * The gateway's PostgreSQL pieces: the listener that lets database clients
+ * connect straight to the gateway with a hoop login (`listener.ts`), and the
+ * statement tap that records what a session runs (`statement_tap.ts`). The
+ * wire codec both read is `proto/pgwire/`; the server side is the agent's
+ * `agent/postgres/`.
+ *
+ * @module
+ */
+export {
+  type PostgresListener,
+  type PostgresListenerContext,
+  startPostgresListener,
+} from "./listener.ts";
