@@ -8,6 +8,7 @@ import {
   stringFlag,
   UsageError,
 } from "../command.ts";
+import { parsePostgresUri } from "../../proto/postgres_uri.ts";
 import { API_URL_HELP, API_URL_OPTION, clientFor } from "./_api.ts";
 
 const TYPE_FLAGS = ["postgres", "tcp", "command"] as const;
@@ -37,6 +38,8 @@ function typeAndConfig(values: FlagValues): { type: string; config: Record<strin
   if (value === "") throw new UsageError(`option "--${type}" needs a value`);
   switch (type) {
     case "postgres":
+      // Parsed as the agent parses it: a bad sslmode or port fails now, not at the first session.
+      parsePostgresUri(value);
       return { type, config: { uri: value } };
     case "tcp":
       return { type, config: parseHostPort(value) };

@@ -53,3 +53,24 @@ Deno.test("hoop admin create connection sends the type and config of the one typ
     /a connection type is needed: pass one of --postgres, --tcp, --command/,
   );
 });
+
+Deno.test("hoop admin create connection refuses a bad sslmode or port before calling the API", async () => {
+  await using fake = startFakeApi((req) => json({ connection: req.body }, 201));
+  const env = { HOOP_API_URL: fake.url, HOOP_TOKEN: "t" };
+  const cases: [string, RegExp][] = [
+    ["postgres://app:hunter2@db/app?sslmode=sometimes", /sslmode "sometimes" is not one of/],
+    ["postgres://app:hunter2@db:70000/app", /port|not a valid URI/],
+    ["postgres://app:hunter2@db:0/app", /the port "0" is invalid/],
+  ];
+  for (const [uri, re] of cases) {
+    const cap = captureContext({ env });
+    const code = await runCli(
+      ["admin", "create", "connection", "c", "--agent", "dev", "--postgres", uri],
+      cap.ctx,
+    );
+    assert.equal(code, 2, cap.stderr());
+    assert.match(cap.stderr(), re);
+    assert.ok(!cap.stderr().includes("hunter2"), cap.stderr());
+  }
+  assert.equal(fake.requests.length, 0);
+});
