@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { StatementTap } from "../../proto/pgwire.ts";
+import { StatementTap } from "../postgres/statement_tap.ts";
 import { splice } from "../../proto/splice.ts";
 import type { LiveSession } from "./live_session.ts";
 

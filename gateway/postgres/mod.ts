@@ -12,3 +12,12 @@ export {
   type PostgresListenerContext,
   startPostgresListener,
 } from "./listener.ts";
+export {
+  MAX_TAP_BIND_BYTES,
+  MAX_TAP_PREPARED_BYTES,
+  MAX_TAP_SQL_BYTES,
+  StatementTap,
+  type StatementTapOptions,
+  type TappedStatement,
+  TRUNCATION_MARKER,
+} from "./statement_tap.ts";

@@ -1,6 +1,8 @@
 /**
- * {@linkcode StatementTap}, until it moves beside the gateway's broker, and
- * the old import path of `proto/pgwire/`.
+ * {@linkcode StatementTap}, the gateway's audit observer of the client →
+ * server PostgreSQL byte stream: it reports every statement a session runs
+ * without slowing or altering the relay. It lives beside its only user, the
+ * session broker; the wire codec it reads is `proto/pgwire/`.
  *
  * @module
  */
@@ -10,10 +12,7 @@ import {
   GSSENC_REQUEST_CODE,
   MAX_STARTUP_PACKET_BYTES,
   SSL_REQUEST_CODE,
-} from "./pgwire/mod.ts";
-
-export * from "./pgwire/mod.ts";
-export { type ByteReader, readFull, writeAll } from "./bytes.ts";
+} from "../../proto/pgwire/mod.ts";
 
 /** Longest SQL text {@linkcode StatementTap} records; the rest is cut with {@linkcode TRUNCATION_MARKER}. */
 export const MAX_TAP_SQL_BYTES = 64 * 1024;

@@ -1,28 +1,25 @@
 import assert from "node:assert/strict";
+import { concatBytes } from "../../proto/bytes.ts";
 import {
   encodeMessage,
   encodeQuery,
   encodeSslRequest,
   encodeStartup,
   encodeTerminate,
+} from "../../proto/pgwire/mod.ts";
+import { splice } from "../../proto/splice.ts";
+import { POSTGRES_SKIP_REASON, startPostgres } from "../../tests/_postgres.ts";
+import {
   MAX_TAP_SQL_BYTES,
   StatementTap,
   type TappedStatement,
   TRUNCATION_MARKER,
-} from "./pgwire.ts";
-import { splice } from "./splice.ts";
-import { POSTGRES_SKIP_REASON, startPostgres } from "../tests/_postgres.ts";
+} from "./statement_tap.ts";
 
 const enc = new TextEncoder();
 
 function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 function i16(n: number): Uint8Array {
