@@ -2,7 +2,12 @@
  * A stand-in for the gateway's HTTP API in unit tests ("(fake API)" tests):
  * a `Deno.serve` on a loopback port 0 that answers with a scripted handler and
  * records every request. End-to-end tests use the real gateway instead.
+ *
+ * @module
  */
+
+import type { ErrorBody } from "../proto/api_types.ts";
+import type { ErrorCode } from "../proto/errors.ts";
 
 /** A request the fake API received. */
 export interface RecordedRequest {
@@ -28,8 +33,14 @@ export function json(body: unknown, status = 200): Response {
 }
 
 /** An error response in the API's `{error: {code, message, hint}}` shape. */
-export function apiError(status: number, code: string, message: string, hint?: string): Response {
-  return json({ error: { code, message, hint } }, status);
+export function apiError(
+  status: number,
+  code: ErrorCode,
+  message: string,
+  hint?: string,
+): Response {
+  const body: ErrorBody = { error: { code, message, hint } };
+  return json(body, status);
 }
 
 /** Start a fake API answering with `handler`. */

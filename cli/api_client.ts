@@ -9,7 +9,7 @@
 
 import { decodeBase64 } from "../proto/base64.ts";
 import type { ErrorBody } from "../proto/api_types.ts";
-import { type ErrorCode, HoopError, isErrorCode } from "../proto/errors.ts";
+import { ERROR_CODES, type ErrorCode, HoopError, isErrorCode } from "../proto/errors.ts";
 import { describeSource, resolveApi, type SettingSource } from "./config.ts";
 import type { Context } from "./context.ts";
 
@@ -47,30 +47,12 @@ export interface RequestOptions {
 
 const LOGIN_HINT = 'run "hoop login --email EMAIL"';
 
-/** The HTTP status to ErrorCode mapping for answers without a usable error body. */
+/** The ErrorCode of an answer without a usable error body, from the one table in proto/errors.ts. */
 function codeFromStatus(status: number): ErrorCode {
-  switch (status) {
-    case 400:
-      return "invalid_argument";
-    case 401:
-      return "unauthenticated";
-    case 403:
-      return "permission_denied";
-    case 404:
-      return "not_found";
-    case 409:
-      return "already_exists";
-    case 412:
-      return "failed_precondition";
-    case 413:
-      return "resource_exhausted";
-    case 502:
-    case 503:
-    case 504:
-      return "unavailable";
-    default:
-      return "internal";
-  }
+  // Proxies in front of a gateway answer these when it is down or slow.
+  if (status === 502 || status === 504) return "unavailable";
+  const found = Object.entries(ERROR_CODES).find(([, m]) => m.http === status);
+  return found ? found[0] as ErrorCode : "internal";
 }
 
 /** Explain why a request never got an answer, from the text of Deno's fetch error. */

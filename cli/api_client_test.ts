@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HoopError } from "../proto/errors.ts";
+import { ERROR_CODES, HoopError } from "../proto/errors.ts";
 import { apiError, closedPort, json, startFakeApi } from "./_fake_api.ts";
 import { ApiClient, apiClientFor } from "./api_client.ts";
 import { captureContext } from "./context.ts";
@@ -88,4 +88,18 @@ Deno.test("ApiClient returns the decoded JSON of a success (fake API)", async ()
   await using fake = startFakeApi(() => json([{ id: "1", name: "dev" }]));
   const api = new ApiClient({ apiUrl: fake.url });
   assert.deepEqual(await api.get("/api/agents"), [{ id: "1", name: "dev" }]);
+});
+
+Deno.test("ApiClient reads the code of a bodiless error from the HTTP status of its row (fake API)", async () => {
+  await using fake = startFakeApi((req) => new Response("", { status: Number(req.path.slice(1)) }));
+  const api = new ApiClient({ apiUrl: fake.url, token: "t" });
+  const want: [number, string][] = [
+    ...Object.entries(ERROR_CODES).map(([code, m]) => [m.http, code] as [number, string]),
+    [502, "unavailable"],
+    [504, "unavailable"],
+    [418, "internal"],
+  ];
+  for (const [status, code] of want) {
+    assert.equal((await failure(api.get(`/${status}`))).code, code, `HTTP ${status}`);
+  }
 });

@@ -1,8 +1,26 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import type { ErrorBody, LoginResponse } from "../../proto/api_types.ts";
+import type {
+  Agent,
+  AgentResponse,
+  Connection,
+  ConnectionResponse,
+  CreateAgentRequest,
+  CreateAgentResponse,
+  CreateConnectionRequest,
+  CreateUserRequest,
+  CreateUserResponse,
+  ErrorBody,
+  Health,
+  LoginResponse,
+  OrgKey,
+  Session,
+  User,
+  UserResponse,
+} from "../../proto/api_types.ts";
 import { ERROR_CODES, type ErrorCode, HoopError } from "../../proto/errors.ts";
 import { Logger } from "../../proto/log.ts";
+import { VERSION } from "../../proto/version.ts";
 import { SessionBroker } from "../broker/mod.ts";
 import { MemoryPresence } from "../presence.ts";
 import { DEFAULT_AUDIT_MAX_BYTES } from "../recorder.ts";
@@ -211,7 +229,8 @@ Deno.test("apiHandler() answers an unknown route with a 404 JSON error", async (
 
 Deno.test("apiHandler() answers another method on a known path with 400 naming it", async () => {
   await using api = await startApi();
-  for (const [method, path] of [["PUT", "/api/agents"], ["GET", "/api/agents/dev"]]) {
+  const cases = [["PUT", "/api/agents"], ["GET", "/api/agents/dev"], ["POST", "/api/healthz"]];
+  for (const [method, path] of cases) {
     const res = await api.handler(new Request(`http://api.test${path}`, { method }));
     assert.equal(res.status, 400, `${method} ${path}`);
     assert.deepEqual(await errorOf(res), {
@@ -219,6 +238,17 @@ Deno.test("apiHandler() answers another method on a known path with 400 naming i
       message: `Method ${method} is not allowed here`,
     });
   }
+});
+
+Deno.test("apiHandler() serves no HEAD: 400 on a known path, 404 elsewhere", async () => {
+  await using api = await startApi();
+  const known = await api.handler(new Request("http://api.test/api/healthz", { method: "HEAD" }));
+  // A HEAD answer has no body on the wire; the status is what a client sees.
+  assert.equal(known.status, 400);
+  await known.body?.cancel();
+  const unknown = await api.handler(new Request("http://api.test/api/nope", { method: "HEAD" }));
+  assert.equal(unknown.status, 404);
+  await unknown.body?.cancel();
 });
 
 Deno.test("apiHandler() authenticates before it reads a body", async () => {
@@ -291,4 +321,135 @@ Deno.test("apiHandler() hides a bug behind a request id and logs it with its sta
   assert.match(line, new RegExp(`request_id=${id}`));
   assert.match(line, /path=\/api\/agents/);
   assert.match(line, /stack=.*TypeError: boom/);
+});
+
+Deno.test("apiHandler() answers each resource in its documented JSON shape", async (t) => {
+  await using api = await startApi();
+  const token = await loginAsAdmin(api);
+  async function call<T>(method: string, path: string, body?: unknown): Promise<[number, T]> {
+    const res = await api.handler(
+      new Request(`http://api.test${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}` },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }),
+    );
+    return [res.status, res.status === 204 ? undefined as T : await res.json() as T];
+  }
+  const keys = (o: object) => Object.keys(o).sort();
+  const AGENT_KEYS = [
+    "connected_at",
+    "created_at",
+    "hostname",
+    "id",
+    "mode",
+    "name",
+    "platform",
+    "seen_at",
+    "status",
+    "version",
+  ];
+
+  await t.step("healthz, me", async () => {
+    const [status, health] = await call<Health>("GET", "/api/healthz");
+    assert.equal(status, 200);
+    assert.deepEqual(health, { status: "ok", version: VERSION });
+    const [, me] = await call<UserResponse>("GET", "/api/me");
+    assert.deepEqual(keys(me.user), ["created_at", "email", "groups", "id", "role"]);
+  });
+
+  await t.step("agents and the org key", async () => {
+    const [status, created] = await call<CreateAgentResponse>(
+      "POST",
+      "/api/agents",
+      {
+        name: "dev",
+      } satisfies CreateAgentRequest,
+    );
+    assert.equal(status, 201);
+    assert.deepEqual(keys(created), ["agent", "dsn"]);
+    assert.deepEqual(keys(created.agent), AGENT_KEYS);
+    assert.match(created.dsn, /^grpc:\/\/dev:xagt-[^@]+@127\.0\.0\.1:8010\?mode=standard$/);
+    const [, list] = await call<Agent[]>("GET", "/api/agents");
+    assert.deepEqual(list, [created.agent]);
+
+    const [orgStatus, org] = await call<OrgKey>("POST", "/api/orgkeys");
+    assert.equal(orgStatus, 201);
+    assert.deepEqual(keys(org), ["created_at", "dsn", "id"]);
+    assert.deepEqual((await call<OrgKey>("GET", "/api/orgkeys"))[1], org);
+    assert.deepEqual(await call("DELETE", "/api/orgkeys"), [200, { id: org.id }]);
+  });
+
+  await t.step("connections, with secrets masked", async () => {
+    const [status, created] = await call<ConnectionResponse>(
+      "POST",
+      "/api/connections",
+      {
+        name: "db",
+        agent: "dev",
+        type: "postgres",
+        config: { uri: "postgres://app:hunter2@db.internal:5432/app" },
+        groups: "ops, dev,ops",
+      } satisfies CreateConnectionRequest,
+    );
+    assert.equal(status, 201);
+    assert.deepEqual(
+      created.connection,
+      {
+        id: created.connection.id,
+        name: "db",
+        type: "postgres",
+        agent: "dev",
+        status: "OFFLINE",
+        groups: ["ops", "dev"],
+        config: { uri: "postgres://app:***@db.internal:5432/app" },
+        created_at: created.connection.created_at,
+      } satisfies Connection,
+    );
+    assert.deepEqual((await call<Connection[]>("GET", "/api/connections"))[1], [
+      created.connection,
+    ]);
+    assert.deepEqual(await call("GET", "/api/connections/db"), [200, created]);
+  });
+
+  await t.step("users, with a generated password answered once", async () => {
+    const [status, created] = await call<CreateUserResponse>(
+      "POST",
+      "/api/users",
+      {
+        email: "Bob@Example.com",
+        groups: ["ops"],
+      } satisfies CreateUserRequest,
+    );
+    assert.equal(status, 201);
+    assert.deepEqual(keys(created), ["password", "user"]);
+    assert.equal(created.user.email, "bob@example.com");
+    assert.equal(created.user.role, "user");
+    assert.deepEqual((await call<User[]>("GET", "/api/users"))[1].map((u) => u.email), [
+      "admin@example.com",
+      "bob@example.com",
+    ]);
+    assert.deepEqual(await call("DELETE", "/api/users/bob%40example.com"), [200, {
+      user: created.user,
+    }]);
+  });
+
+  await t.step("sessions: an empty list, a bad limit, an unknown id", async () => {
+    assert.deepEqual(await call<Session[]>("GET", "/api/sessions?limit=5"), [200, []]);
+    const [status, bad] = await call<ErrorBody>("GET", "/api/sessions?limit=0");
+    assert.equal(status, 400);
+    assert.equal(bad.error.message, 'Invalid limit "0": use a whole number from 1 to 10000');
+    const [missing] = await call<ErrorBody>("GET", "/api/sessions/nope");
+    assert.equal(missing, 404);
+  });
+
+  await t.step("deleting the agent, then logging out", async () => {
+    const [status, deleted] = await call<AgentResponse>("DELETE", "/api/agents/dev");
+    assert.equal(status, 200);
+    assert.deepEqual(keys(deleted.agent), AGENT_KEYS);
+    assert.deepEqual(await call("POST", "/api/logout"), [204, undefined]);
+    const [after, err] = await call<ErrorBody>("GET", "/api/me");
+    assert.equal(after, 401);
+    assert.equal(err.error.message, "The token was revoked");
+  });
 });
