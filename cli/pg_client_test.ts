@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type QueryResult, simpleQuery } from "../proto/pgwire/mod.ts";
-import { POSTGRES_SKIP_REASON, startPostgres } from "../tests/_postgres.ts";
+import { POSTGRES_SKIP_REASON, psqlThrough, startPostgres } from "../tests/_postgres.ts";
 import { renderAligned, renderCsv, renderJson } from "./pg_client.ts";
 
 if (POSTGRES_SKIP_REASON) console.warn(`PostgreSQL tests ignored: ${POSTGRES_SKIP_REASON}`);
@@ -47,27 +47,9 @@ Deno.test("renderJson() prints an array of row objects per statement", () => {
 
 /** Real psql against a `trust` server as "app", the rows' reference rendering. */
 async function psql(port: number, args: string[], sql: string): Promise<string> {
-  const out = await new Deno.Command("psql", {
-    args: [
-      "-X",
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-U",
-      "app",
-      "-d",
-      "app",
-      ...args,
-      "-c",
-      sql,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  assert.equal(out.code, 0, dec.decode(out.stderr));
-  return dec.decode(out.stdout);
+  const r = await psqlThrough(port, sql, { args, user: "app", database: "app" });
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
 }
 
 Deno.test({

@@ -378,15 +378,26 @@ export interface PsqlRun {
   stderr: string;
 }
 
+/** Options of {@linkcode psqlThrough}. */
+export interface PsqlThroughOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** Login user; default "nobody" (hoop's relays ignore it). */
+  user?: string;
+  /** Database; default "whatever" (hoop's relays ignore it). */
+  database?: string;
+}
+
 /**
- * Run real `psql -c SQL` against 127.0.0.1:PORT as user "nobody" with a wrong
- * password and database: hoop's relays log in with the agent's credentials
- * and ignore all three. Killed after `timeoutMs`.
+ * Run real `psql -c SQL` against 127.0.0.1:PORT, by default as user "nobody"
+ * with a wrong password and database: hoop's relays log in with the agent's
+ * credentials and ignore all three. Killed after `timeoutMs`.
  */
 export async function psqlThrough(
   port: number,
   sql: string,
-  opts: { args?: string[]; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: PsqlThroughOptions = {},
 ): Promise<PsqlRun> {
   const child = new Deno.Command("psql", {
     args: [
@@ -396,9 +407,9 @@ export async function psqlThrough(
       "-p",
       String(port),
       "-U",
-      "nobody",
+      opts.user ?? "nobody",
       "-d",
-      "whatever",
+      opts.database ?? "whatever",
       ...(opts.args ?? []),
       "-c",
       sql,

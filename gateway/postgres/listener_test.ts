@@ -1,32 +1,17 @@
 import assert from "node:assert/strict";
 import { freePort, hoopOk, signupAdmin, spawnHoop, startGateway } from "../../tests/_harness.ts";
-import { POSTGRES_SKIP_REASON, startPostgres } from "../../tests/_postgres.ts";
+import { POSTGRES_SKIP_REASON, psqlThrough, startPostgres } from "../../tests/_postgres.ts";
 
 if (POSTGRES_SKIP_REASON) console.warn(`PostgreSQL tests ignored: ${POSTGRES_SKIP_REASON}`);
 
 /** psql straight to the gateway's listener: user = hoop email, database = connection name. */
-async function psqlListener(port: number, user: string, password: string, sql: string) {
-  const out = await new Deno.Command("psql", {
-    args: [
-      "-X",
-      "-At",
-      "-h",
-      "127.0.0.1",
-      "-p",
-      String(port),
-      "-U",
-      user,
-      "-d",
-      "pgdemo",
-      "-c",
-      sql,
-    ],
-    env: { PGPASSWORD: password, PGCONNECT_TIMEOUT: "10", PGSSLMODE: "prefer" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function psqlListener(port: number, user: string, password: string, sql: string) {
+  return psqlThrough(port, sql, {
+    args: ["-At"],
+    user,
+    database: "pgdemo",
+    env: { PGPASSWORD: password, PGSSLMODE: "prefer" },
+  });
 }
 
 Deno.test({
