@@ -10,5 +10,3 @@
 export { servePostgres, type ServePostgresOptions } from "./front_end.ts";
 export { connectPostgres, type ConnectPostgresOptions, md5Password } from "./login.ts";
 export { PostgresConnectError } from "./connect_error.ts";
-export { CANCEL_WAIT_MS, type CancelKey, forwardCancel } from "./cancel.ts";
-export { openTransport } from "./transport.ts";
