@@ -7,7 +7,8 @@
  * @module
  */
 import type { Logger } from "../proto/log.ts";
-import type { SessionEnd, SessionEvent, SessionEventKind, Store } from "./store/store.ts";
+import type { AuditSink } from "./audit/audit_writer.ts";
+import type { SessionEnd, SessionEvent, SessionEventKind } from "./store/store.ts";
 
 /** Default cap of recorded input/output per session (`HOOP_AUDIT_MAX_BYTES`). */
 export const DEFAULT_AUDIT_MAX_BYTES = 1024 * 1024;
@@ -27,7 +28,7 @@ export class SessionRecorder {
   bytesIn = 0;
   /** Resource → client bytes. */
   bytesOut = 0;
-  #store: Store;
+  #store: AuditSink;
   #log: Logger;
   #maxBytes: number;
   #recorded = 0;
@@ -41,7 +42,7 @@ export class SessionRecorder {
   /** Set by the first `finish`; later callers wait for the same write. */
   #finishing: Promise<void> | undefined;
 
-  constructor(store: Store, sessionId: string, opts: { log: Logger; maxBytes?: number }) {
+  constructor(store: AuditSink, sessionId: string, opts: { log: Logger; maxBytes?: number }) {
     this.#store = store;
     this.sessionId = sessionId;
     this.#log = opts.log;

@@ -23,6 +23,7 @@ import { unavailable } from "../../proto/errors.ts";
 import type { Logger } from "../../proto/log.ts";
 import { makePacket, PacketType } from "../../proto/packet.ts";
 import type { PresenceRegistry } from "../presence.ts";
+import type { AuditWriter } from "../audit/audit_writer.ts";
 import { SessionRecorder } from "../recorder.ts";
 import type { Agent, Connection, SessionVerb, Store, User } from "../store/store.ts";
 import { type LiveSession, type LocalClient, reasonOf } from "./live_session.ts";
@@ -61,6 +62,8 @@ export interface SessionBrokerOptions {
   presence: PresenceRegistry;
   log: Logger;
   auditMaxBytes?: number;
+  /** The durable audit path (store, or spool while it is down); the store itself when absent. */
+  audit?: AuditWriter;
 }
 
 /** Pairs data connections into audited sessions. */
@@ -69,6 +72,7 @@ export class SessionBroker {
   #presence: PresenceRegistry;
   #log: Logger;
   #auditMaxBytes?: number;
+  #audit?: AuditWriter;
   #tickets = new TicketBook();
   #sessions = new Map<string, LiveSession>();
   /**
@@ -83,6 +87,7 @@ export class SessionBroker {
     this.#presence = opts.presence;
     this.#log = opts.log;
     this.#auditMaxBytes = opts.auditMaxBytes;
+    this.#audit = opts.audit;
   }
 
   /** Sessions not yet finished (for tests and shutdown). */
@@ -96,6 +101,14 @@ export class SessionBroker {
     if (!link) {
       throw unavailable(
         `Cannot open a session on connection "${req.connection.name}": agent "${req.agent.name}" is offline`,
+      );
+    }
+    const health = this.#audit?.health;
+    if (health && health.state !== "ok") {
+      // Relaying what cannot be recorded is what an audit gateway must never do.
+      throw unavailable(
+        `Cannot open a session on connection "${req.connection.name}": the audit store is unavailable (${health.reason})`,
+        { hint: "new sessions are refused until the gateway's store is back; running ones go on" },
       );
     }
     const id = crypto.randomUUID();
@@ -115,7 +128,7 @@ export class SessionBroker {
       userId: req.user.id,
       type: req.connection.type,
       verb: req.verb,
-      recorder: new SessionRecorder(this.#store, id, {
+      recorder: new SessionRecorder(this.#audit ?? this.#store, id, {
         log: this.#log.with({ sid: id }),
         maxBytes: this.#auditMaxBytes,
       }),
@@ -195,6 +208,11 @@ export class SessionBroker {
   /** End every session through an agent (revoked, or its stream died). */
   endAgentSessions(agentId: string, reason: string): void {
     for (const s of this.#sessions.values()) if (s.agentId === agentId) this.#fail(s, reason);
+  }
+
+  /** End every session (the audit spool is full: nothing more can be recorded). */
+  endAllSessions(reason: string): void {
+    for (const s of this.#sessions.values()) this.#fail(s, reason);
   }
 
   /** End every session of a user (deleted). */

@@ -35,7 +35,27 @@ const NETWORK_CODES = new Set([
   "CONNECT_TIMEOUT",
   "CONNECTION_CLOSED",
   "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  // The server is shutting down or restarting (admin_shutdown, crash_shutdown, cannot_connect_now).
+  "57P01",
+  "57P02",
+  "57P03",
 ]);
+
+/**
+ * A statement that failed because the server is unreachable becomes one
+ * `unavailable` error with a sentence (the API answers 503, a session is
+ * refused with it); every other error passes unchanged.
+ */
+function unreachable(err: unknown): unknown {
+  const code = pgCode(err);
+  if (!code || !NETWORK_CODES.has(code)) return err;
+  const reason = redact(err instanceof Error ? err.message : String(err));
+  return new HoopError("unavailable", `The gateway's store is unreachable: ${reason}`, {
+    cause: err,
+    hint: "the gateway retries by itself; check that its PostgreSQL server is up",
+  });
+}
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -142,8 +162,20 @@ function queryer(sql: Sql | postgres.TransactionSql): SqlQueryer {
   const query = (text: string, params: readonly SqlParam[]) =>
     sql.unsafe(text, params as PgParams, { prepare: true });
   return {
-    all: async (text, params = []) => [...await query(text, params)] as Row[],
-    run: async (text, params = []) => (await query(text, params)).count,
+    all: async (text, params = []) => {
+      try {
+        return [...await query(text, params)] as Row[];
+      } catch (err) {
+        throw unreachable(err);
+      }
+    },
+    run: async (text, params = []) => {
+      try {
+        return (await query(text, params)).count;
+      } catch (err) {
+        throw unreachable(err);
+      }
+    },
   };
 }
 
@@ -173,11 +205,15 @@ export class PostgresDriver implements SqlDriver {
     if (table !== undefined && !IDENTIFIER.test(table)) {
       throw new Error(`Cannot lock table "${table}": not a plain identifier`);
     }
-    return await this.#sql.begin(async (tx) => {
-      // EXCLUSIVE lets plain reads on but queues every other writer until commit.
-      if (table !== undefined) await tx.unsafe(`LOCK TABLE "${table}" IN EXCLUSIVE MODE`);
-      return await fn(queryer(tx));
-    }) as T;
+    try {
+      return await this.#sql.begin(async (tx) => {
+        // EXCLUSIVE lets plain reads on but queues every other writer until commit.
+        if (table !== undefined) await tx.unsafe(`LOCK TABLE "${table}" IN EXCLUSIVE MODE`);
+        return await fn(queryer(tx));
+      }) as T;
+    } catch (err) {
+      throw unreachable(err);
+    }
   }
 
   isUniqueViolation(err: unknown): boolean {
