@@ -19,6 +19,12 @@ const FLUSH_INTERVAL_MS = 100;
 /** ...or as soon as this much is pending. */
 const FLUSH_THRESHOLD_BYTES = 64 * 1024;
 
+/**
+ * A running session's byte counts are saved this often (when they moved), so
+ * a gateway that dies leaves the bytes seen so far in the record.
+ */
+export const PROGRESS_INTERVAL_MS = 5_000;
+
 const encoder = new TextEncoder();
 
 /** Records one session's events and totals. */
@@ -41,12 +47,29 @@ export class SessionRecorder {
   #finished = false;
   /** Set by the first `finish`; later callers wait for the same write. */
   #finishing: Promise<void> | undefined;
+  #progressTimer: ReturnType<typeof setInterval>;
+  #savedIn = 0;
+  #savedOut = 0;
 
   constructor(store: AuditSink, sessionId: string, opts: { log: Logger; maxBytes?: number }) {
     this.#store = store;
     this.sessionId = sessionId;
     this.#log = opts.log;
     this.#maxBytes = opts.maxBytes ?? DEFAULT_AUDIT_MAX_BYTES;
+    this.#progressTimer = setInterval(() => this.#saveProgress(), PROGRESS_INTERVAL_MS);
+  }
+
+  #saveProgress(): void {
+    if (this.bytesIn === this.#savedIn && this.bytesOut === this.#savedOut) return;
+    this.#savedIn = this.bytesIn;
+    this.#savedOut = this.bytesOut;
+    const progress = { bytesIn: this.bytesIn, bytesOut: this.bytesOut, truncated: this.#truncated };
+    // Chained behind the event flushes: the row's counts never run ahead of its events.
+    this.#flushing = this.#flushing.then(() =>
+      this.#store.recordSessionProgress(this.sessionId, progress).catch((err) => {
+        this.#log.warn("cannot save session progress", { sid: this.sessionId, err });
+      })
+    );
   }
 
   /** True once recorded data passed the cap. */
@@ -123,6 +146,7 @@ export class SessionRecorder {
   ): Promise<void> {
     // Events recorded from here on would land after the closed row; the session is over.
     this.#finished = true;
+    clearInterval(this.#progressTimer);
     await this.flush();
     try {
       await this.#store.finishSession(this.sessionId, {

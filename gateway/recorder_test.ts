@@ -14,6 +14,9 @@ function fakeStore() {
       await held;
       events.push(...batch);
     },
+    recordSessionProgress() {
+      return Promise.resolve();
+    },
     finishSession(_id: string, end: SessionEnd) {
       ends.push(end);
       return Promise.resolve();

@@ -18,6 +18,7 @@ import type { Logger } from "../../proto/log.ts";
 import {
   type SessionEnd,
   type SessionEvent,
+  type SessionProgress,
   type Store,
   StoreConflictError,
   StoreNotFoundError,
@@ -31,6 +32,8 @@ export const SPOOL_RETRY_INTERVAL_MS = 1_000;
 export interface AuditSink {
   /** Append events in `seq` order; resolves once they are durable. */
   appendSessionEvents(sessionId: string, events: SessionEvent[]): Promise<void>;
+  /** Save running byte counts (see `Store.recordSessionProgress`). */
+  recordSessionProgress(sessionId: string, progress: SessionProgress): Promise<void>;
   /** Close the session row; resolves once it is durable. */
   finishSession(sessionId: string, end: SessionEnd): Promise<unknown>;
 }
@@ -89,6 +92,10 @@ export class AuditWriter implements AuditSink {
     return this.#write({ op: "events", sid: sessionId, events });
   }
 
+  recordSessionProgress(sessionId: string, progress: SessionProgress): Promise<void> {
+    return this.#write({ op: "progress", sid: sessionId, progress });
+  }
+
   finishSession(sessionId: string, end: SessionEnd): Promise<void> {
     return this.#write({ op: "finish", sid: sessionId, end });
   }
@@ -138,7 +145,9 @@ export class AuditWriter implements AuditSink {
   async #apply(entry: SpoolEntry, replay: boolean): Promise<void> {
     try {
       if (entry.op === "events") await this.#store.appendSessionEvents(entry.sid, entry.events);
-      else await this.#store.finishSession(entry.sid, entry.end);
+      else if (entry.op === "progress") {
+        await this.#store.recordSessionProgress(entry.sid, entry.progress);
+      } else await this.#store.finishSession(entry.sid, entry.end);
     } catch (err) {
       if (err instanceof StoreConflictError && replay) return; // already applied before a crash
       if (err instanceof StoreNotFoundError || err instanceof StoreConflictError) {

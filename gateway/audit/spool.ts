@@ -15,7 +15,12 @@
 import { join } from "node:path";
 import { decodeBase64, encodeBase64 } from "../../proto/base64.ts";
 import { HoopError } from "../../proto/errors.ts";
-import type { SessionEnd, SessionEvent, SessionEventKind } from "../store/store.ts";
+import type {
+  SessionEnd,
+  SessionEvent,
+  SessionEventKind,
+  SessionProgress,
+} from "../store/store.ts";
 
 /** Default bound of the spool file (`HOOP_AUDIT_SPOOL_MAX_BYTES`). */
 export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024;
@@ -26,6 +31,7 @@ export const SPOOL_FILE = "audit-spool.jsonl";
 /** One spooled write. */
 export type SpoolEntry =
   | { op: "events"; sid: string; events: SessionEvent[] }
+  | { op: "progress"; sid: string; progress: SessionProgress }
   | { op: "finish"; sid: string; end: SessionEnd };
 
 /** The spool is at its bound: the write was not kept. */
@@ -82,6 +88,9 @@ function decodeEntry(line: string): SpoolEntry {
   }
   if (obj.op === "finish") {
     return { op: "finish", sid: String(obj.sid), end: obj.end as SessionEnd };
+  }
+  if (obj.op === "progress") {
+    return { op: "progress", sid: String(obj.sid), progress: obj.progress as SessionProgress };
   }
   throw new Error(`unknown spool entry "${String(obj.op)}"`);
 }

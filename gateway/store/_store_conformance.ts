@@ -73,6 +73,7 @@ const STORE_METHODS = [
   "revokeToken",
   "createSession",
   "finishSession",
+  "recordSessionProgress",
   "getSession",
   "listSessions",
   "appendSessionEvents",
@@ -597,6 +598,28 @@ export function storeConformance(
           const back = await s.listSessionEvents("s2");
           assert.equal(back.length, 2500);
           assert.deepEqual(back[2499], many[2499]);
+        }),
+    );
+
+    await t.step(
+      "recordSessionProgress() saves an open session's bytes, which closing it keeps",
+      () =>
+        withStore(async (s) => {
+          await s.createSession(newSession("run", 1));
+          await s.recordSessionProgress("run", { bytesIn: 10, bytesOut: 20, truncated: false });
+          await s.recordSessionProgress("run", { bytesIn: 15, bytesOut: 99, truncated: true });
+          const x = await s.getSession("run");
+          assert.equal(x?.bytesIn, 15);
+          assert.equal(x?.bytesOut, 99);
+          assert.equal(x?.truncated, true);
+          assert.equal(await s.closeDanglingSessions(at(100), "gateway died"), 1);
+          const closed = await s.getSession("run");
+          assert.equal(closed?.status, "error");
+          assert.equal(closed?.bytesOut, 99);
+          // A closed session no longer moves; an unknown one is no error.
+          await s.recordSessionProgress("run", { bytesIn: 1, bytesOut: 1, truncated: false });
+          assert.equal((await s.getSession("run"))?.bytesOut, 99);
+          await s.recordSessionProgress("nope", { bytesIn: 1, bytesOut: 1, truncated: false });
         }),
     );
 

@@ -30,6 +30,7 @@ import {
   type SessionEnd,
   type SessionEvent,
   type SessionFilter,
+  type SessionProgress,
   type Store,
   StoreConflictError,
   StoreNotFoundError,
@@ -369,6 +370,14 @@ export class SqlStore implements Store {
     );
     if (!r) throw new StoreNotFoundError("session", id);
     return sessionFromRow(r);
+  }
+
+  async recordSessionProgress(id: string, p: SessionProgress): Promise<void> {
+    await this.#db.run(
+      `UPDATE sessions SET bytes_in = $1, bytes_out = $2, truncated = $3
+       WHERE id = $4 AND status = 'open'`,
+      [p.bytesIn, p.bytesOut, p.truncated, id],
+    );
   }
 
   async getSession(id: string): Promise<Session | undefined> {

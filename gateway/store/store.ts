@@ -159,6 +159,9 @@ export type NewSession = Pick<
   | "startedAt"
 >;
 
+/** Running totals of {@linkcode Store.recordSessionProgress}. */
+export type SessionProgress = Pick<SessionEnd, "bytesIn" | "bytesOut" | "truncated">;
+
 /** Final fields of {@linkcode Store.finishSession}. */
 export interface SessionEnd {
   status: "done" | "error";
@@ -278,6 +281,12 @@ export interface Store {
   createSession(session: NewSession): Promise<Session>;
   /** Close a session; throws StoreNotFoundError. */
   finishSession(id: string, end: SessionEnd): Promise<Session>;
+  /**
+   * Save an open session's byte counts and truncation flag as it runs, so a
+   * gateway that dies leaves the bytes seen so far; a closed or unknown
+   * session is left as it is (no error).
+   */
+  recordSessionProgress(id: string, progress: SessionProgress): Promise<void>;
   /** The session of that id, or `undefined`. */
   getSession(id: string): Promise<Session | undefined>;
   /** Sessions, newest first. */
