@@ -83,7 +83,7 @@ export function makePacket(
 
 /** Read a spec value as text; `undefined` when absent. */
 export function specString(p: Packet, key: string): string | undefined {
-  const v = p.spec[key];
+  const v = Object.hasOwn(p.spec, key) ? p.spec[key] : undefined;
   return v === undefined ? undefined : dec.decode(v);
 }
 
