@@ -264,7 +264,7 @@ function bindParams(body: Uint8Array, off: number, truncated: boolean): string[]
   if (!avail(2)) return truncated ? [TRUNCATION_MARKER.trim()] : out;
   const nFormats = view.getInt16(off);
   off += 2;
-  if (!avail(nFormats * 2 + 2)) return [TRUNCATION_MARKER.trim()];
+  if (nFormats < 0 || !avail(nFormats * 2 + 2)) return [TRUNCATION_MARKER.trim()];
   const formats: number[] = [];
   for (let i = 0; i < nFormats; i++) formats.push(view.getInt16(off + i * 2));
   off += nFormats * 2;

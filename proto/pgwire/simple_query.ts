@@ -82,6 +82,25 @@ export async function simpleQuery(
   sql: string,
   opts: SimpleQueryOptions = {},
 ): Promise<QueryResult[]> {
+  try {
+    return await runSimpleQuery(conn, sql, opts);
+  } catch (err) {
+    // A body shorter than the fields it announces makes DataView throw: the
+    // server's fault, not a hoop bug (found by simple_query_fuzz_test.ts).
+    if (err instanceof RangeError) {
+      throw new HoopError("unavailable", "Cannot run query: the server sent a malformed message", {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+async function runSimpleQuery(
+  conn: Deno.Conn,
+  sql: string,
+  opts: SimpleQueryOptions,
+): Promise<QueryResult[]> {
   await writeAll(
     conn,
     encodeStartup({
