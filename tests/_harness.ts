@@ -10,6 +10,8 @@
 import { join } from "node:path";
 import { PERMISSIONS } from "../scripts/compile.ts";
 import { fileURLToPath } from "node:url";
+import type { Agent, Session, SessionEvent } from "../proto/api_types.ts";
+import { closeQuietly, writeAll } from "../proto/bytes.ts";
 
 /** Permissions of the hoop processes the tests start: those the compiled binary gets. */
 export const HOOP_PERMISSIONS = PERMISSIONS;
@@ -388,4 +390,99 @@ export async function startConnect(
     await proc.stop();
     throw err;
   }
+}
+
+/** A session as `hoop admin get sessions -o json` prints it (the API's own type). */
+export type SessionJson = Session;
+/** A session event as `hoop admin get session ID -o json` prints it. */
+export type SessionEventJson = SessionEvent;
+
+/** `hoop admin get sessions FILTERS -o json` as `admin`, newest first. */
+export async function listSessions(
+  admin: Identity,
+  filters: string[] = [],
+): Promise<SessionJson[]> {
+  const r = await hoopOk(["admin", "get", "sessions", ...filters, "-o", "json"], {
+    env: admin.env,
+  });
+  return JSON.parse(r.stdout);
+}
+
+/** `hoop admin get session ID -o json` as `admin`: the session and its events. */
+export async function getSession(
+  admin: Identity,
+  id: string,
+): Promise<{ session: SessionJson; events: SessionEventJson[] }> {
+  const r = await hoopOk(["admin", "get", "session", id, "-o", "json"], { env: admin.env });
+  return JSON.parse(r.stdout);
+}
+
+/** What `/proc` says about a process: resident memory and open file descriptors. */
+export interface ProcessUsage {
+  rssBytes: number;
+  fds: number;
+}
+
+/** Read VmRSS from `/proc/PID/status` and count `/proc/PID/fd` (Linux only). */
+export function processUsage(pid: number): ProcessUsage {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const m = status.match(/^VmRSS:\s+(\d+)\s+kB$/m);
+  if (!m) throw new Error(`Cannot read the RSS of process ${pid}: no VmRSS line`);
+  let fds = 0;
+  for (const _ of Deno.readDirSync(`/proc/${pid}/fd`)) fds++;
+  return { rssBytes: Number(m[1]) * 1024, fds };
+}
+
+/** `hoop admin get agents -o json` as `admin`. */
+export async function listAgents(admin: Identity): Promise<Agent[]> {
+  const r = await hoopOk(["admin", "get", "agents", "-o", "json"], { env: admin.env });
+  return JSON.parse(r.stdout);
+}
+
+/** A TCP echo server on a free loopback port: the "private service" of tunnel tests. */
+export interface EchoServer extends AsyncDisposable {
+  readonly port: number;
+  /** Connections open right now. */
+  readonly open: number;
+  close(): Promise<void>;
+}
+
+/** Start an echo server: every byte read is written back; EOF from the client closes it. */
+export function startEchoServer(): EchoServer {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  const echo = async (conn: Deno.Conn) => {
+    const buf = new Uint8Array(64 * 1024);
+    try {
+      for (;;) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        await writeAll(conn, buf.subarray(0, n));
+      }
+    } catch {
+      // The client went away.
+    } finally {
+      conns.delete(conn);
+      closeQuietly(conn);
+    }
+  };
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      void echo(conn);
+    }
+  })().catch(() => {});
+  const close = async () => {
+    closeQuietly(listener);
+    for (const c of conns) closeQuietly(c);
+    await serving;
+  };
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get open() {
+      return conns.size;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }
