@@ -20,7 +20,7 @@ export function parseHostPort(
   text: string,
   opts: { what: string; defaultHost?: string; allowZero?: boolean } = { what: "address" },
 ): HostPort {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const m = /^(?:\[([^[\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
   if (!m) {
     throw invalidArgument(
       `Invalid ${opts.what} "${text}": use HOST:PORT, for example 127.0.0.1:8010`,

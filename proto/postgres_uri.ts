@@ -71,9 +71,19 @@ const UNSUPPORTED_KEYWORDS = new Set([
   "require_auth",
 ]);
 
+/** A `password=` parameter, each letter of the key plain or percent-encoded. */
+const PASSWORD_PARAM = new RegExp(
+  `([?&]${
+    [..."password"].map((c) => `(?:${c}|%${c.charCodeAt(0).toString(16)})`).join("")
+  }=)[^&#]*`,
+  "gi",
+);
+
 /** The URI with its password (user info and `password=` parameter) replaced by `***`. */
 export function redactPostgresUri(uri: string): string {
-  let out = uri.replace(/([?&]password=)[^&#]*/gi, "$1***");
+  // The URL parser drops tabs and newlines and decodes keys, so "pass%77ord=" and
+  // "pass\nword=" name the password too (found by postgres_uri_fuzz_test.ts).
+  let out = uri.replace(/[\t\n\r]/g, "").replace(PASSWORD_PARAM, "$1***");
   // Without a scheme ("user:pw@host/db", a common slip) the user info starts the text.
   const schemeEnd = out.indexOf("://");
   const start = schemeEnd >= 0 ? schemeEnd + 3 : 0;
