@@ -20,7 +20,8 @@ export function parseHostPort(
   text: string,
   opts: { what: string; defaultHost?: string; allowZero?: boolean } = { what: "address" },
 ): HostPort {
-  const m = /^(?:\[([^[\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
+  // No white space or control characters inside: no host has them, and they would reach log lines.
+  const m = /^(?:\[([^[\]\s\p{Cc}]+)\]|([^:[\]\s\p{Cc}]*)):(\d{1,5})$/u.exec(text.trim());
   if (!m) {
     throw invalidArgument(
       `Invalid ${opts.what} "${text}": use HOST:PORT, for example 127.0.0.1:8010`,

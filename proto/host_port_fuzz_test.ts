@@ -31,3 +31,10 @@ Deno.test("parseHostPort() refuses a bracket inside a bracketed host (fuzz findi
   assert.throws(() => parseHostPort("[::[::1]:8443"), HoopError);
   assert.deepEqual(parseHostPort("[::1]:8443"), { hostname: "::1", port: 8443 });
 });
+
+Deno.test("parseHostPort() refuses white space and control characters in the host (fuzz finding)", () => {
+  for (const text of ["[\n1\n41]:844", "local host:8010", "a\u0000b:1", "[::1 ]:1"]) {
+    assert.throws(() => parseHostPort(text), HoopError, JSON.stringify(text));
+  }
+  assert.deepEqual(parseHostPort(" 127.0.0.1:8010\n"), { hostname: "127.0.0.1", port: 8010 });
+});
