@@ -16,6 +16,8 @@ import { dialableAddr, formatHostPort, type HostPort, parseHostPort } from "../p
 import { describeNetError } from "../proto/net_error.ts";
 import { log as rootLog, type Logger, redact } from "../proto/log.ts";
 import { apiHandler } from "./api/mod.ts";
+import { AuditSpool, AuditWriter } from "./audit/mod.ts";
+import { LoginThrottle } from "./login_throttle.ts";
 import { handleControlStream } from "./control_stream.ts";
 import { startDataServer } from "./data_server.ts";
 import { startPostgresListener } from "./postgres/mod.ts";
@@ -54,6 +56,8 @@ export interface GatewayOptions {
   secretKey?: string;
   tokenTtlMs?: number;
   auditMaxBytes?: number;
+  /** Bound of the local audit spool (`HOOP_AUDIT_SPOOL_MAX_BYTES`). */
+  auditSpoolMaxBytes?: number;
   log?: Logger;
 }
 
@@ -98,6 +102,15 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
   const store = await openStore(opts.databaseUrl, { dataDir, secretBox });
   const cleanups: (() => unknown)[] = [() => store.close()];
   try {
+    // Records an earlier run could not write go in first, then its sessions are closed.
+    const spool = await AuditSpool.open(dataDir, opts.auditSpoolMaxBytes);
+    let onAuditFull = (_reason: string) => {};
+    const audit = new AuditWriter(store, spool, {
+      log,
+      onFull: (reason) => onAuditFull(reason),
+    });
+    cleanups.unshift(() => audit.close());
+    await audit.replayNow();
     const now = new Date().toISOString();
     await store.markAllAgentsOffline();
     const dangling = await store.closeDanglingSessions(
@@ -112,7 +125,10 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       presence,
       log,
       auditMaxBytes: opts.auditMaxBytes ?? DEFAULT_AUDIT_MAX_BYTES,
+      audit,
     });
+    onAuditFull = (reason) => broker.endAllSessions(`the session cannot be recorded: ${reason}`);
+    const throttle = new LoginThrottle();
     cleanups.unshift(() => broker.close("the gateway is shutting down"));
 
     const data = await listenOrExplain(
@@ -126,7 +142,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       : undefined;
     const pg = pgListen
       ? await listenOrExplain(
-        () => startPostgresListener(pgListen, { store, presence, broker, log }),
+        () => startPostgresListener(pgListen, { store, presence, broker, log, throttle }),
         "PostgreSQL clients",
         pgListen,
       )
@@ -239,6 +255,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
         data.close();
         pg?.close();
         await http.shutdown();
+        // Whatever is still spooled stays on disk and is replayed at the next start.
+        await audit.close();
         await store.close();
         log.info("gateway stopped");
       })();

@@ -46,18 +46,25 @@ export const ERROR_CODES: Readonly<Record<ErrorCode, CodeMapping>> = {
 export interface HoopErrorOptions extends ErrorOptions {
   /** A remedy shown on its own line after the message. */
   hint?: string;
+  /**
+   * For `resource_exhausted` from a rate limit: when to try again. The HTTP
+   * API then answers 429 with a `Retry-After` header instead of 413.
+   */
+  retryAfterSeconds?: number;
 }
 
 /** An error a user may see: a code and a one-line, secret-free message. */
 export class HoopError extends Error {
   readonly code: ErrorCode;
   readonly hint?: string;
+  readonly retryAfterSeconds?: number;
 
   constructor(code: ErrorCode, message: string, options?: HoopErrorOptions) {
     super(message, options);
     this.name = "HoopError";
     this.code = code;
     this.hint = options?.hint;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 
   /** The gRPC status number for this error. */
@@ -67,6 +74,7 @@ export class HoopError extends Error {
 
   /** The HTTP status for this error. */
   get httpStatus(): number {
+    if (this.code === "resource_exhausted" && this.retryAfterSeconds !== undefined) return 429;
     return ERROR_CODES[this.code].http;
   }
 

@@ -80,6 +80,8 @@ Environment only:
   HOOP_SECRET_KEY      base64 32-byte key sealing secrets (default: DATA_DIR/secret.key)
   HOOP_TOKEN_TTL       token lifetime, like 12h (default 12h)
   HOOP_AUDIT_MAX_BYTES recorded input/output per session (default 1048576)
+  HOOP_AUDIT_SPOOL_MAX_BYTES  bound of the local audit spool used while the store is down
+                       (default 268435456; at the bound, sessions end and new ones are refused)
   HOOP_LOG_LEVEL       debug, info, warn, error;  HOOP_LOG_FORMAT=json for JSON lines
 
 Examples:
@@ -91,6 +93,7 @@ Examples:
     const v = (flag: string, env: string) => setting(ctx, args.values, flag, env);
     const ttl = ctx.env("HOOP_TOKEN_TTL");
     const audit = ctx.env("HOOP_AUDIT_MAX_BYTES");
+    const spoolMax = ctx.env("HOOP_AUDIT_SPOOL_MAX_BYTES");
     // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
     const { startGateway } = await import("../../gateway/gateway.ts");
     installProcessGuard(log.with({ component: "gateway" }));
@@ -108,6 +111,7 @@ Examples:
       secretKey: ctx.env("HOOP_SECRET_KEY") || undefined,
       tokenTtlMs: ttl ? parseDuration(ttl, "HOOP_TOKEN_TTL") : undefined,
       auditMaxBytes: audit ? parseBytes(audit, "HOOP_AUDIT_MAX_BYTES") : undefined,
+      auditSpoolMaxBytes: spoolMax ? parseBytes(spoolMax, "HOOP_AUDIT_SPOOL_MAX_BYTES") : undefined,
     });
     await waitForShutdownSignal();
     await gateway.close();

@@ -31,6 +31,7 @@ import {
   negotiateStartup,
 } from "../../proto/pgwire/mod.ts";
 import { authenticatePassword, authenticateToken, canUse } from "../auth.ts";
+import type { LoginThrottle } from "../login_throttle.ts";
 import type { SessionBroker } from "../broker/mod.ts";
 import type { PresenceRegistry } from "../presence.ts";
 import type { Store, User } from "../store/store.ts";
@@ -56,6 +57,8 @@ export interface PostgresListenerContext {
   presence: PresenceRegistry;
   broker: SessionBroker;
   log: Logger;
+  /** Slows password guessing; shared with the API's login. */
+  throttle: LoginThrottle;
 }
 
 /** A running PostgreSQL listener. */
@@ -129,7 +132,12 @@ async function serveClient(ctx: PostgresListenerContext, conn: Deno.TcpConn): Pr
       return await fatal(conn, SQLSTATE.protocolViolation, "unexpected data after the password");
     }
     const password = new TextDecoder().decode(msg.body).replace(/\0$/, "");
-    const found = await authenticate(ctx.store, email, password);
+    const peer = (conn.remoteAddr as Deno.NetAddr).hostname;
+    const found = await ctx.throttle.guard(
+      email,
+      peer,
+      () => authenticate(ctx.store, email, password),
+    );
     if (!found) {
       ctx.log.info("postgres listener login refused", { user: email });
       return await fatal(
