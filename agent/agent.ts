@@ -41,6 +41,12 @@ export const BACKOFF_INITIAL_MS = 1_000;
 export const BACKOFF_MAX_MS = 15_000;
 /** A stream up this long resets the backoff. */
 export const BACKOFF_RESET_AFTER_MS = 60_000;
+/**
+ * Sessions an agent sets up at once (from SESSION_OPEN until its data
+ * connection is up, which covers the dial to the resource). Past it, a new
+ * session is failed at once with a message; the ones in flight go on.
+ */
+export const MAX_SESSION_SETUPS = 256;
 
 /** A TLS failure that trusting the right CA would fix. */
 const TLS_TRUST_ERROR = /certificate|issuer|self[- ]signed|UnknownIssuer/i;
@@ -234,6 +240,8 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
       call.write(makePacket(PacketType.HEARTBEAT));
     }, HEARTBEAT_INTERVAL_MS);
 
+    /** Sessions between SESSION_OPEN and their data connection (resource dials in flight). */
+    const settingUp = new Set<string>();
     const sessionCtx = () => ({
       data: data!,
       log,
@@ -241,6 +249,7 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
         if (!done) call.write(makePacket(PacketType.SESSION_FAILED, { sid, message }));
       },
       track(sid: string, close: () => void) {
+        settingUp.delete(sid);
         sessions.set(sid, close);
         return () => sessions.delete(sid);
       },
@@ -268,7 +277,17 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
           if (!data) break;
           const req = sessionRequest(p, opts.embedded);
           if (!req) break;
-          void serveSession(sessionCtx(), req);
+          if (settingUp.size >= MAX_SESSION_SETUPS) {
+            // A flood of sessions nobody attaches to must not make this agent
+            // hold hundreds of connections to its resources.
+            sessionCtx().fail(
+              req.sid,
+              `the agent is already opening ${MAX_SESSION_SETUPS} sessions: try again shortly`,
+            );
+            break;
+          }
+          settingUp.add(req.sid);
+          void serveSession(sessionCtx(), req).finally(() => settingUp.delete(req.sid));
           break;
         }
         case PacketType.REVOKED:

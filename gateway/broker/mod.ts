@@ -7,7 +7,11 @@
  *
  * @module
  */
-export { SESSION_PAIR_TIMEOUT_MS, SessionBroker } from "./session_broker.ts";
+export {
+  MAX_PENDING_SESSIONS_PER_USER,
+  SESSION_PAIR_TIMEOUT_MS,
+  SessionBroker,
+} from "./session_broker.ts";
 export type { OpenedSession, OpenSessionRequest, SessionBrokerOptions } from "./session_broker.ts";
 export type { LocalClient } from "./live_session.ts";
 export { TICKET_TTL_MS } from "./ticket_book.ts";

@@ -19,7 +19,7 @@
  */
 import { closeQuietly, writeAll } from "../../proto/bytes.ts";
 import { DataSide, DataStatus, writeStatus } from "../../proto/data_header.ts";
-import { unavailable } from "../../proto/errors.ts";
+import { resourceExhausted, unavailable } from "../../proto/errors.ts";
 import type { Logger } from "../../proto/log.ts";
 import { makePacket, PacketType } from "../../proto/packet.ts";
 import type { PresenceRegistry } from "../presence.ts";
@@ -30,6 +30,12 @@ import { type LiveSession, type LocalClient, reasonOf } from "./live_session.ts"
 import { relayBytes } from "./relay_bytes.ts";
 import { relayFrames } from "./relay_frames.ts";
 import { TICKET_TTL_MS, TicketBook } from "./ticket_book.ts";
+
+/**
+ * Sessions one user may have opened but not yet paired (each makes the agent
+ * dial its resource). Past it, `open()` refuses with `resource_exhausted`.
+ */
+export const MAX_PENDING_SESSIONS_PER_USER = 128;
 
 /** How long a session may wait for both sides. */
 export const SESSION_PAIR_TIMEOUT_MS = 15_000;
@@ -109,6 +115,20 @@ export class SessionBroker {
       throw unavailable(
         `Cannot open a session on connection "${req.connection.name}": the audit store is unavailable (${health.reason})`,
         { hint: "new sessions are refused until the gateway's store is back; running ones go on" },
+      );
+    }
+    let waiting = 0;
+    for (const s of this.#sessions.values()) {
+      if (s.userId === req.user.id && s.state === "pending") waiting++;
+    }
+    if (waiting >= MAX_PENDING_SESSIONS_PER_USER) {
+      throw resourceExhausted(
+        `Cannot open a session on connection "${req.connection.name}": ${waiting} of your sessions are still waiting for their data connections`,
+        {
+          hint: `at most ${MAX_PENDING_SESSIONS_PER_USER} may wait at once; each waits at most ${
+            SESSION_PAIR_TIMEOUT_MS / 1000
+          } s`,
+        },
       );
     }
     const id = crypto.randomUUID();
