@@ -19,7 +19,7 @@
 import type { ByteReader, ByteWriter } from "./bytes.ts";
 
 /** Inputs per target when `HOOP_FUZZ_ITERATIONS` is unset: keeps the default suite fast. */
-export const DEFAULT_FUZZ_ITERATIONS = 400;
+export const DEFAULT_FUZZ_ITERATIONS = 2000;
 
 /** Wall-clock cap per target in the default run; a cut run still counts as a pass. */
 export const DEFAULT_FUZZ_TIME_MS = 400;
