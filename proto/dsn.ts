@@ -16,6 +16,7 @@
 import { HoopError } from "./errors.ts";
 import { decodeBase64Url } from "./base64.ts";
 import { AGENT_KEY_PREFIX, SECRET_BYTES } from "./keys.ts";
+import { redact } from "./redact.ts";
 
 /** Transport schemes; the `s` forms use TLS. `http(s)` are aliases of `grpc(s)`. */
 export type DsnScheme = "grpc" | "grpcs" | "http" | "https";
@@ -247,13 +248,7 @@ export function formatDsn(dsn: Omit<Dsn, "tls">): string {
  * when it lacks the prefix. Never throws; safe on any string.
  */
 export function redactDsn(text: string): string {
-  return String(text)
-    .replace(
-      /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)@/gi,
-      (_m, head: string, secret: string) =>
-        `${head}${secret.startsWith(AGENT_KEY_PREFIX) ? AGENT_KEY_PREFIX : ""}***@`,
-    )
-    .replace(/xagt-(?!\*\*\*)[A-Za-z0-9_-]*/g, "xagt-***");
+  return redact(text, { keepKeyPrefix: true });
 }
 
 /** The gRPC target of a DSN: `host:port`, IPv6 hosts in brackets. */

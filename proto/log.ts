@@ -11,6 +11,7 @@
  * @module
  */
 import { escapeControl } from "./printable.ts";
+import { redact } from "./redact.ts";
 
 /** Log levels, in increasing severity. */
 export type LogLevel = "debug" | "info" | "warn" | "error";
@@ -23,13 +24,8 @@ export type LogFields = Record<string, unknown>;
 /** Keys whose values are never printed. */
 const SECRET_KEY = /(pass(word)?|secret|token|key|authorization|ticket|dsn)$/i;
 
-/** Replace the credentials in `scheme://user:secret@host` URLs with `***`. */
-export function redact(text: string): string {
-  return text
-    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s]*@/gi, "$1***@")
-    .replace(/xagt-[A-Za-z0-9_-]+/g, "xagt-***")
-    .replace(/xtok-[A-Za-z0-9_-]+/g, "xtok-***");
-}
+// Callers of the logger often redact the text they log too: one function for both.
+export { redact };
 
 // Text lines escape control characters so that a peer-supplied value (an
 // agent's hostname, an error message) can neither forge a log line nor send

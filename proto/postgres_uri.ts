@@ -6,6 +6,7 @@
  * @module
  */
 import { HoopError } from "./errors.ts";
+import { redactSecretParams } from "./redact.ts";
 
 /** libpq's `sslmode` values. */
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
@@ -71,19 +72,11 @@ const UNSUPPORTED_KEYWORDS = new Set([
   "require_auth",
 ]);
 
-/** A `password=` parameter, each letter of the key plain or percent-encoded. */
-const PASSWORD_PARAM = new RegExp(
-  `([?&]${
-    [..."password"].map((c) => `(?:${c}|%${c.charCodeAt(0).toString(16)})`).join("")
-  }=)[^&#]*`,
-  "gi",
-);
-
 /** The URI with its password (user info and `password=` parameter) replaced by `***`. */
 export function redactPostgresUri(uri: string): string {
   // The URL parser drops tabs and newlines and decodes keys, so "pass%77ord=" and
   // "pass\nword=" name the password too (found by postgres_uri_fuzz_test.ts).
-  let out = uri.replace(/[\t\n\r]/g, "").replace(PASSWORD_PARAM, "$1***");
+  let out = redactSecretParams(uri.replace(/[\t\n\r]/g, ""));
   // Without a scheme ("user:pw@host/db", a common slip) the user info starts the text.
   const schemeEnd = out.indexOf("://");
   const start = schemeEnd >= 0 ? schemeEnd + 3 : 0;
