@@ -7,6 +7,7 @@
  */
 import { validateName } from "../../proto/dsn.ts";
 import { invalidArgument } from "../../proto/errors.ts";
+import { printable } from "../../proto/printable.ts";
 import type { Body } from "./_body.ts";
 
 /** Minimum password length for accounts. */
@@ -25,11 +26,23 @@ export function groupsOf(body: Body<{ groups?: string[] | string }>): string[] {
   return groups;
 }
 
+/**
+ * One "@" between two non-empty parts with no white space, control or
+ * format characters (NUL, escapes, bidi overrides), which would otherwise
+ * reach log lines, tables and the PostgreSQL listener's user name.
+ */
+const EMAIL = /^[^\s@\p{Cc}\p{Cf}]+@[^\s@\p{Cc}\p{Cf}]+$/u;
+
+/** Longest email accepted (RFC 5321's path limit). */
+export const MAX_EMAIL_CHARS = 254;
+
 /** `email` trimmed and lower-cased, as the store keeps it. */
 export function normalizeEmail(email: string): string {
   const e = email.trim().toLowerCase();
-  if (!/^[^\s@]+@[^\s@]+$/.test(e) || e.length > 254) {
-    throw invalidArgument(`Invalid email "${email}"`);
+  if (!EMAIL.test(e) || e.length > MAX_EMAIL_CHARS) {
+    throw invalidArgument(`Invalid email "${printable(email, 80)}"`, {
+      hint: "use name@domain, without spaces or control characters",
+    });
   }
   return e;
 }
