@@ -6,6 +6,7 @@ Deno.test("escapeControl() makes escape sequences and line breaks visible", () =
   assert.equal(escapeControl("a\nERROR forged"), "a\\nERROR forged");
   assert.equal(escapeControl("tab\there\r"), "tab\\there\\r");
   assert.equal(escapeControl("\u009b2J\u2028"), "\\x9b2J\\u2028");
+  assert.equal(escapeControl("evil\u202etxt.exe"), "evil\\u202etxt.exe");
   assert.equal(escapeControl("plain ünïcode 名前"), "plain ünïcode 名前");
 });
 
