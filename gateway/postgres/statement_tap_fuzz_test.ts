@@ -72,6 +72,42 @@ const STREAMS = [
   concatBytes([encodeStartup({ user: "c" }), parse("", "select 2"), bind("", [])]),
 ];
 
+const INT16_EDGES = [0, 1, 2, -1, -32768, 32767];
+const INT32_EDGES = [0, 1, -1, 3, 4, 0x7fffffff, -0x80000000];
+
+/** A client stream built from messages the tap decodes, their counts and lengths at the edges. */
+function randomSession(rng: Rng): Uint8Array {
+  const text = () => rng.pick(["", "s1", "select 1", "é", "x".repeat(rng.int(300))]);
+  const parts: Uint8Array[] = [encodeStartup({ user: "fuzz" })];
+  for (let n = 1 + rng.int(8); n > 0; n--) {
+    switch (rng.int(5)) {
+      case 0:
+        parts.push(encodeQuery(text()));
+        break;
+      case 1:
+        parts.push(parse(rng.pick(["", "s1", "s2"]), text()));
+        break;
+      case 2: {
+        const fields = [z(""), z(rng.pick(["", "s1", "s2"])), i16(rng.pick(INT16_EDGES))];
+        for (let k = rng.int(4); k > 0; k--) fields.push(i16(rng.pick([0, 1, -1])));
+        fields.push(i16(rng.pick(INT16_EDGES)));
+        for (let k = rng.int(4); k > 0; k--) {
+          const v = enc.encode(text());
+          fields.push(i32(rng.chance(0.3) ? rng.pick(INT32_EDGES) : v.length), v);
+        }
+        parts.push(encodeMessage("B", concatBytes(fields)));
+        break;
+      }
+      case 3:
+        parts.push(encodeMessage("C", concatBytes([enc.encode(rng.pick(["S", "P"])), z("s1")])));
+        break;
+      default:
+        parts.push(encodeMessage(String.fromCharCode(rng.int(128)), rng.bytes(rng.int(16))));
+    }
+  }
+  return concatBytes(parts);
+}
+
 /** Room for the truncation marker and the byte count after a cut SQL text. */
 const MARKER_ROOM_CHARS = 64;
 
@@ -90,6 +126,7 @@ Deno.test("StatementTap.push() fuzzed: never throws, and the split does not chan
   await fuzzBytes({
     name: "StatementTap",
     seeds: [...STREAMS, typed],
+    random: randomSession,
     // The tap is documented never to throw: every error is a finding.
     expected: () => false,
     run(input, rng) {
