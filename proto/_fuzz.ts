@@ -392,7 +392,7 @@ export interface FuzzStats {
   seed: number;
 }
 
-function describe(input: unknown): string {
+function describeInput(input: unknown): string {
   if (input instanceof Uint8Array) {
     const hex = Array.from(input.subarray(0, 256), (b) => b.toString(16).padStart(2, "0")).join("");
     return `${input.length} bytes: ${hex}${input.length > 256 ? "..." : ""}`;
@@ -458,7 +458,7 @@ export async function fuzz<T>(target: FuzzTarget<T>): Promise<FuzzStats> {
         throw new Error(
           `Fuzz target "${target.name}" failed on input ${i} (repeat with HOOP_FUZZ_SEED=${FUZZ_SEED}): ${
             err instanceof Error ? err.message : String(err)
-          }\ninput: ${describe(input)}`,
+          }\ninput: ${describeInput(input)}`,
           { cause: err },
         );
       }
@@ -469,7 +469,7 @@ export async function fuzz<T>(target: FuzzTarget<T>): Promise<FuzzStats> {
         `Fuzz target "${target.name}" took ${
           Math.round(took)
         } ms on input ${i}, more than ${deadlineMs} ms (repeat with HOOP_FUZZ_SEED=${FUZZ_SEED})\ninput: ${
-          describe(input)
+          describeInput(input)
         }`,
       );
     }

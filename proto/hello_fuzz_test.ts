@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { fuzzBytes } from "./_fuzz.ts";
+import { fuzzBytes, type Rng } from "./_fuzz.ts";
 import { HoopError } from "./errors.ts";
 import {
   helloPacket,
@@ -33,10 +33,41 @@ const HELLOS = [
   makePacket(PacketType.HELLO, { protocol: "1" }, { connection: { name: 1, config: [] } }),
 ].map(encodePacket);
 
+const ODD_TEXT = ["", "1", "01", "1.0", " 1", "é", "\u001b]0;owned\u0007", "a\nb", "x".repeat(300)];
+const ODD_JSON: unknown[] = [
+  null,
+  [],
+  "text",
+  { connection: null },
+  { connection: { name: "pg", type: "postgres", config: null } },
+  { connection: { name: "pg", type: "mysql" } },
+  { connection: { name: "\u001b[2J", type: "tcp", config: { "a\nb": "c\rd" } } },
+  { connection: { name: "pg", type: "tcp", config: { k: 1 } } },
+  {
+    connection: {
+      name: "pg",
+      type: "command",
+      config: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, "v"])),
+    },
+  },
+  { connection: { name: "pg", type: "tcp", config: { __proto__: "x", long: "y".repeat(5000) } } },
+];
+
+/** A HELLO whose spec and payload are valid protobuf but odd in content. */
+function randomHello(rng: Rng): Uint8Array {
+  const spec: Record<string, string> = {};
+  for (const k of ["version", "hostname", "platform", "protocol"]) {
+    if (rng.chance(0.9)) spec[k] = k === "protocol" && rng.chance(0.6) ? "1" : rng.pick(ODD_TEXT);
+  }
+  const payload = rng.chance(0.2) ? rng.bytes(rng.int(32)) : rng.pick(ODD_JSON);
+  return encodePacket(makePacket(PacketType.HELLO, spec, payload));
+}
+
 Deno.test("parseHello() fuzzed: printable, bounded text or a HoopError", async () => {
   await fuzzBytes({
     name: "parseHello",
     seeds: HELLOS,
+    random: randomHello,
     expected: (err) => err instanceof HoopError || err instanceof PacketDecodeError,
     run(input) {
       const h = parseHello(decodePacket(input));
