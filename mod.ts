@@ -23,14 +23,14 @@
  */
 
 /** Start a gateway: store, gRPC control plane, HTTP API and data port. */
-export { type Gateway, type GatewayOptions, startGateway } from "./gateway/gateway.ts";
+export { type Gateway, type GatewayOptions, startGateway } from "./gateway/mod.ts";
 /** Run an agent until it is stopped or its key is refused. */
 export {
   type AgentExit,
   type AgentOptions,
   type EmbeddedConnection,
   runAgent,
-} from "./agent/agent.ts";
+} from "./agent/mod.ts";
 /** Parse, format and redact agent keys (DSNs). */
 export { type Dsn, formatDsn, parseDsn, redactDsn } from "./proto/dsn.ts";
 /** Generate keys and compare secrets. */

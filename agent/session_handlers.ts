@@ -11,7 +11,8 @@ import { exitPayload, FrameReader, FrameType, parseResize, writeFrame } from "..
 import type { Logger } from "../proto/log.ts";
 import { describeNetError } from "../proto/net_error.ts";
 import { splice } from "../proto/splice.ts";
-import { runCommand, splitCommandLine } from "./command_runner.ts";
+import { splitCommandLine } from "../proto/command_line.ts";
+import { runCommand } from "./command_runner.ts";
 import { type DataTarget, dialData } from "./data_dial.ts";
 import { servePostgres } from "./postgres/mod.ts";
 import { PTY_SUPPORTED, spawnPty } from "./pty.ts";

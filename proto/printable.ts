@@ -8,8 +8,8 @@
 
 // C0 controls, DEL, C1 controls, the Unicode line/paragraph separators, and
 // the bidirectional controls that can make text read differently than it is.
-// deno-lint-ignore no-control-regex
 const CONTROL =
+  // deno-lint-ignore no-control-regex
   /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /** Escape control characters as `\n`, `\t`, `\r` or `\xNN`/`\uNNNN`; all else is kept. */

@@ -1,7 +1,7 @@
 import { log } from "../../proto/log.ts";
 import { installProcessGuard } from "../../proto/process_guard.ts";
-import type { AgentExit, EmbeddedConnection } from "../../agent/agent.ts";
-import { splitCommandLine } from "../../agent/command_runner.ts";
+import type { AgentExit, EmbeddedConnection } from "../../agent/mod.ts";
+import { splitCommandLine } from "../../proto/command_line.ts";
 import { parsePostgresUri, redactPostgresUri } from "../../proto/postgres_uri.ts";
 import { validateName } from "../../proto/dsn.ts";
 import { HoopError } from "../../proto/errors.ts";
@@ -105,7 +105,7 @@ Examples:
     const tlsCa = await loadTlsCa(ctx);
     const stop = new AbortController();
     // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
-    const { runAgent } = await import("../../agent/agent.ts");
+    const { runAgent } = await import("../../agent/mod.ts");
     installProcessGuard(log.with({ component: "agent" }));
     const agent = runAgent({
       dsn: { ...dsn, mode: "embedded" },

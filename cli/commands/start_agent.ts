@@ -44,7 +44,7 @@ Examples:
       if (sig) stop.abort();
     });
     // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
-    const { runAgent } = await import("../../agent/agent.ts");
+    const { runAgent } = await import("../../agent/mod.ts");
     installProcessGuard(log.with({ component: "agent" }));
     const exit = await runAgent({ dsn, tlsCa, signal: stop.signal });
     stop.abort();

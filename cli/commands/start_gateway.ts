@@ -95,7 +95,7 @@ Examples:
     const audit = ctx.env("HOOP_AUDIT_MAX_BYTES");
     const spoolMax = ctx.env("HOOP_AUDIT_SPOOL_MAX_BYTES");
     // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
-    const { startGateway } = await import("../../gateway/gateway.ts");
+    const { startGateway } = await import("../../gateway/mod.ts");
     installProcessGuard(log.with({ component: "gateway" }));
     const gateway = await startGateway({
       grpcListen: v("grpc-listen", "HOOP_GRPC_LISTEN"),

@@ -18,7 +18,7 @@ Deno.test("normalizeEmail() trims, lower-cases, and refuses NUL and control char
     assert.throws(() => normalizeEmail(bad), (err: unknown) => {
       assert.ok(err instanceof HoopError);
       assert.equal(err.code, "invalid_argument");
-      assert.ok(!/[\0\x1b\u202e]/.test(err.message), "the message is printable");
+      for (const c of ["\0", "\x1b", "\u202e"]) assert.ok(!err.message.includes(c), "printable");
       return true;
     }, JSON.stringify(bad));
   }
