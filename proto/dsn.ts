@@ -16,6 +16,7 @@
 import { HoopError } from "./errors.ts";
 import { decodeBase64Url } from "./base64.ts";
 import { AGENT_KEY_PREFIX, SECRET_BYTES } from "./keys.ts";
+import { portNumber } from "./host_port.ts";
 import { redact } from "./redact.ts";
 
 /** Transport schemes; the `s` forms use TLS. `http(s)` are aliases of `grpc(s)`. */
@@ -201,8 +202,8 @@ function splitHostPort(text: string): { host: string; port: number; path: string
   const portText = slash < 0 ? after.slice(1) : after.slice(1, slash);
   const path = slash < 0 ? "" : after.slice(slash);
   if (portText === "") throw new DsnError("port", `missing the port after the host ${quote(host)}`);
-  const port = /^[0-9]{1,5}$/.test(portText) ? Number(portText) : NaN;
-  if (!(port >= 1 && port <= 65535)) {
+  const port = portNumber(portText);
+  if (port === undefined) {
     throw new DsnError(
       "port",
       `invalid port ${quote(portText)}: expected a number from 1 to 65535`,

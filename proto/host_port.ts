@@ -13,6 +13,18 @@ export interface HostPort {
 }
 
 /**
+ * The port that `text` spells (decimal digits only, 1 to 65535, or 0 when
+ * `allowZero`), or `undefined`: every port in hoop is read through here, and
+ * each caller words its own refusal.
+ */
+export function portNumber(text: string, opts: { allowZero?: boolean } = {}): number | undefined {
+  if (!/^[0-9]{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  if (port > 65535 || (port === 0 && !opts.allowZero)) return undefined;
+  return port;
+}
+
+/**
  * Parse `host:port`. An empty host means `defaultHost`; port 0 is allowed
  * (pick a free one) only when `allowZero` is set.
  */
@@ -27,8 +39,8 @@ export function parseHostPort(
       `Invalid ${opts.what} "${text}": use HOST:PORT, for example 127.0.0.1:8010`,
     );
   }
-  const port = Number(m[3]);
-  if (port > 65535 || (port === 0 && !opts.allowZero)) {
+  const port = portNumber(m[3], opts);
+  if (port === undefined) {
     throw invalidArgument(`Invalid ${opts.what} "${text}": the port must be from 1 to 65535`);
   }
   const hostname = m[1] ?? (m[2] || opts.defaultHost || "0.0.0.0");

@@ -6,6 +6,7 @@
  * @module
  */
 import { HoopError } from "./errors.ts";
+import { portNumber } from "./host_port.ts";
 import { redactSecretParams } from "./redact.ts";
 
 /** libpq's `sslmode` values. */
@@ -170,8 +171,8 @@ export function parsePostgresUri(uri: string): PostgresUri {
   if (!host) host = "localhost";
   if (host.startsWith("/")) throw fail("Unix-domain sockets are not supported; use a TCP host");
   if (host.includes(",")) throw fail("several hosts are not supported; name one host");
-  const port = portText === "" ? 5432 : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  const port = portText === "" ? 5432 : portNumber(portText);
+  if (port === undefined) {
     throw fail(`the port "${portText}" is invalid`);
   }
   if (!user) throw fail("it names no user");

@@ -8,19 +8,23 @@ import {
   stringFlag,
   UsageError,
 } from "../command.ts";
+import { parseHostPort as parseTcpAddress } from "../../proto/host_port.ts";
 import { parsePostgresUri } from "../../proto/postgres_uri.ts";
 import { API_URL_HELP, API_URL_OPTION, clientFor } from "./_api.ts";
 
 const TYPE_FLAGS = ["postgres", "tcp", "command"] as const;
 
-/** Parse `HOST:PORT` (or `[IPv6]:PORT`). */
+/** Parse a `--tcp` target, `HOST:PORT` (or `[IPv6]:PORT`); the host may not be empty. */
 export function parseHostPort(value: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port < 1 || port > 65535) {
-    throw new UsageError(`invalid --tcp "${value}": expected HOST:PORT with a port 1-65535`);
+  const usage = () =>
+    new UsageError(`invalid --tcp "${value}": expected HOST:PORT with a port 1-65535`);
+  if (value.trim().startsWith(":")) throw usage();
+  try {
+    const { hostname, port } = parseTcpAddress(value, { what: "--tcp" });
+    return { host: hostname, port };
+  } catch {
+    throw usage();
   }
-  return { host: m[1] ?? m[2], port };
 }
 
 function typeAndConfig(values: FlagValues): { type: string; config: Record<string, unknown> } {

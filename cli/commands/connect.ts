@@ -6,7 +6,7 @@ import {
   resizePayload,
   writeFrame,
 } from "../../proto/frames.ts";
-import { formatHostPort, parseHostPort } from "../../proto/host_port.ts";
+import { formatHostPort, parseHostPort, portNumber } from "../../proto/host_port.ts";
 import { describeNetError } from "../../proto/net_error.ts";
 import { closeQuietly, writeAll } from "../../proto/bytes.ts";
 import { acceptLoop } from "../../proto/accept_loop.ts";
@@ -69,8 +69,10 @@ Examples:
     const caCert = await loadTlsCa(ctx);
     if (conn.type === "command") return await runConsole(ctx, api, name, caCert);
     const portText = stringFlag(args.values, "port");
-    const port = portText === undefined ? DEFAULT_PORTS[conn.type] ?? 0 : Number(portText);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    const port = portText === undefined
+      ? DEFAULT_PORTS[conn.type] ?? 0
+      : portNumber(portText, { allowZero: true });
+    if (port === undefined) {
       throw new UsageError(`invalid port "${portText}": use a number from 0 to 65535`);
     }
     const host = stringFlag(args.values, "listen") ?? "127.0.0.1";

@@ -9,7 +9,8 @@ import { Hono } from "hono";
 import type * as wire from "../../proto/api_types.ts";
 import { validateName } from "../../proto/dsn.ts";
 import { alreadyExists, invalidArgument, notFound, permissionDenied } from "../../proto/errors.ts";
-import { redact } from "../../proto/log.ts";
+import { portNumber } from "../../proto/host_port.ts";
+import { parsePostgresUri } from "../../proto/postgres_uri.ts";
 import { canUse } from "../auth.ts";
 import type { Connection, ConnectionType, User } from "../store/store.ts";
 import { requireAdmin, requireUser } from "./_auth.ts";
@@ -54,26 +55,15 @@ function connectionConfig(type: ConnectionType, raw: unknown): Record<string, st
   switch (type) {
     case "postgres": {
       const uri = get("uri");
-      let u: URL;
-      try {
-        u = new URL(uri);
-      } catch {
-        throw invalidArgument(`Invalid PostgreSQL URI "${redact(uri)}": not a URL`);
-      }
-      if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") {
-        throw invalidArgument(
-          `Invalid PostgreSQL URI "${
-            redact(uri)
-          }": the scheme must be postgres:// or postgresql://`,
-        );
-      }
-      if (!u.hostname) throw invalidArgument(`Invalid PostgreSQL URI "${redact(uri)}": no host`);
+      // Parsed as the agent will parse it: a bad sslmode or port is refused now,
+      // not at the first session.
+      parsePostgresUri(uri);
       return { uri };
     }
     case "tcp": {
       const host = get("host");
       const port = get("port");
-      if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+      if (portNumber(port) === undefined) {
         throw invalidArgument(`Invalid port "${port}": use a number from 1 to 65535`);
       }
       return { host, port };
