@@ -38,6 +38,7 @@ async function rejectMalformedPath(c: Context, next: Next): Promise<void> {
   await next();
 }
 
+/** A known path asked with another method: 400 (not 405), as clients have always been told. */
 function methodNotAllowed(c: Context): never {
   throw invalidArgument(`Method ${c.req.method} is not allowed here`);
 }

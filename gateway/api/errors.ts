@@ -17,7 +17,7 @@ import type { Logger } from "../../proto/log.ts";
 import { StoreConflictError, StoreNotFoundError } from "../store/store.ts";
 
 /** Answer `err` in the API's error shape with its code's HTTP status. */
-export function errorResponse(c: Context, err: HoopError): Response {
+function errorResponse(c: Context, err: HoopError): Response {
   const body: ErrorBody = err.toJson();
   return c.json(body, err.httpStatus as ContentfulStatusCode);
 }
