@@ -1,7 +1,14 @@
 /** Helpers shared by the commands that talk to the gateway API. */
 
 import { ApiClient, apiClientFor } from "../api_client.ts";
-import { booleanFlag, type FlagValues, stringFlag, UsageError } from "../command.ts";
+import {
+  booleanFlag,
+  type CommandArgs,
+  type FlagValues,
+  requiredPositional,
+  stringFlag,
+  UsageError,
+} from "../command.ts";
 import type { Context } from "../context.ts";
 
 /** The `--api-url` flag every API command declares. */
@@ -47,4 +54,31 @@ export async function readPassword(
   }
   if (password === "") throw new UsageError("the password is empty");
   return password;
+}
+
+/** What {@linkcode deleteNamed} deletes: `DELETE /api/{collection}/{value}`. */
+export interface NamedResource {
+  /** The positional's label in usage errors (`NAME`, `EMAIL`). */
+  label: string;
+  /** The API collection (`agents`, `connections`, `users`). */
+  collection: string;
+  /** The word in the confirmation (`agent`, `connection`, `user`). */
+  noun: string;
+}
+
+/** The body of every `hoop admin delete X NAME`: one DELETE, a confirmation on stderr. */
+export async function deleteNamed(
+  ctx: Context,
+  args: CommandArgs,
+  what: NamedResource,
+): Promise<number> {
+  const value = requiredPositional(args, 0, what.label);
+  const api = await clientFor(ctx, args.values);
+  try {
+    await api.delete(`/api/${what.collection}/${segment(value)}`);
+    await ctx.stderr.writeln(`Deleted ${what.noun} "${value}"`);
+    return 0;
+  } finally {
+    api.close();
+  }
 }

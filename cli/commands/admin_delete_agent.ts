@@ -1,5 +1,5 @@
-import { type Command, requiredPositional } from "../command.ts";
-import { API_URL_HELP, API_URL_OPTION, clientFor, segment } from "./_api.ts";
+import type { Command } from "../command.ts";
+import { API_URL_HELP, API_URL_OPTION, deleteNamed } from "./_api.ts";
 
 /** `hoop admin delete agent NAME`: revoke an agent key. */
 export const adminDeleteAgentCommand: Command = {
@@ -16,15 +16,6 @@ Examples:
   hoop admin delete agent dev`,
   options: { ...API_URL_OPTION },
   allowPositionals: 1,
-  async run(ctx, args) {
-    const name = requiredPositional(args, 0, "NAME");
-    const api = await clientFor(ctx, args.values);
-    try {
-      await api.delete(`/api/agents/${segment(name)}`);
-      await ctx.stderr.writeln(`Deleted agent "${name}"`);
-      return 0;
-    } finally {
-      api.close();
-    }
-  },
+  run: (ctx, args) =>
+    deleteNamed(ctx, args, { label: "NAME", collection: "agents", noun: "agent" }),
 };

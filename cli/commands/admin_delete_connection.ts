@@ -1,5 +1,5 @@
-import { type Command, requiredPositional } from "../command.ts";
-import { API_URL_HELP, API_URL_OPTION, clientFor, segment } from "./_api.ts";
+import type { Command } from "../command.ts";
+import { API_URL_HELP, API_URL_OPTION, deleteNamed } from "./_api.ts";
 
 /** `hoop admin delete connection NAME`. */
 export const adminDeleteConnectionCommand: Command = {
@@ -14,15 +14,6 @@ Examples:
   hoop admin delete connection pg`,
   options: { ...API_URL_OPTION },
   allowPositionals: 1,
-  async run(ctx, args) {
-    const name = requiredPositional(args, 0, "NAME");
-    const api = await clientFor(ctx, args.values);
-    try {
-      await api.delete(`/api/connections/${segment(name)}`);
-      await ctx.stderr.writeln(`Deleted connection "${name}"`);
-      return 0;
-    } finally {
-      api.close();
-    }
-  },
+  run: (ctx, args) =>
+    deleteNamed(ctx, args, { label: "NAME", collection: "connections", noun: "connection" }),
 };

@@ -1,5 +1,5 @@
-import { type Command, requiredPositional } from "../command.ts";
-import { API_URL_HELP, API_URL_OPTION, clientFor, segment } from "./_api.ts";
+import type { Command } from "../command.ts";
+import { API_URL_HELP, API_URL_OPTION, deleteNamed } from "./_api.ts";
 
 /** `hoop admin delete user EMAIL`. */
 export const adminDeleteUserCommand: Command = {
@@ -13,15 +13,5 @@ Examples:
   hoop admin delete user alice@example.com`,
   options: { ...API_URL_OPTION },
   allowPositionals: 1,
-  async run(ctx, args) {
-    const email = requiredPositional(args, 0, "EMAIL");
-    const api = await clientFor(ctx, args.values);
-    try {
-      await api.delete(`/api/users/${segment(email)}`);
-      await ctx.stderr.writeln(`Deleted user "${email}"`);
-      return 0;
-    } finally {
-      api.close();
-    }
-  },
+  run: (ctx, args) => deleteNamed(ctx, args, { label: "EMAIL", collection: "users", noun: "user" }),
 };

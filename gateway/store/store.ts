@@ -16,12 +16,26 @@
  *
  * @module
  */
-
-/** Agent mode, from the key's `?mode=`. */
-export type AgentMode = "standard" | "embedded";
-
-/** Presence of an agent's control stream, as stored. */
-export type AgentStatus = "ONLINE" | "OFFLINE";
+// The enumerations of the domain are the wire's: one definition, so the API
+// and the store cannot drift apart.
+import type {
+  AgentMode,
+  AgentStatus,
+  ConnectionType,
+  Role,
+  SessionEventKind,
+  SessionStatus,
+  SessionVerb,
+} from "../../proto/api_types.ts";
+export type {
+  AgentMode,
+  AgentStatus,
+  ConnectionType,
+  Role,
+  SessionEventKind,
+  SessionStatus,
+  SessionVerb,
+};
 
 /** A registered agent (one per agent key, or one per embedded `hoop run` with the org key). */
 export interface Agent {
@@ -72,9 +86,6 @@ export interface OrgKey {
   createdAt: string;
 }
 
-/** Resource types of a connection. */
-export type ConnectionType = "postgres" | "tcp" | "command";
-
 /** A resource reachable through an agent. */
 export interface Connection {
   id: string;
@@ -91,9 +102,6 @@ export interface Connection {
   groups: string[];
   createdAt: string;
 }
-
-/** User roles. */
-export type Role = "admin" | "user";
 
 /** A local account. */
 export interface User {
@@ -116,12 +124,6 @@ export interface Token {
   expiresAt: string;
   revokedAt: string | null;
 }
-
-/** Session verbs. */
-export type SessionVerb = "connect" | "exec" | "console";
-
-/** Session states. */
-export type SessionStatus = "open" | "done" | "error";
 
 /** One audited `connect` (per TCP connection or console) or `exec`. */
 export interface Session {
@@ -172,13 +174,6 @@ export interface SessionEnd {
   error: string | null;
   endedAt: string;
 }
-
-/**
- * Kinds of session events: `i` input, `o` output, `e` stderr (exec), `r`
- * resize (console, data `COLSxROWS`), `sql` one statement (PostgreSQL), `info`
- * a note from the gateway.
- */
-export type SessionEventKind = "i" | "o" | "e" | "r" | "sql" | "info";
 
 /** One appended event of a session. */
 export interface SessionEvent {
