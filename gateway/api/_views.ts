@@ -8,7 +8,7 @@
  */
 import type * as wire from "../../proto/api_types.ts";
 import { encodeBase64 } from "../../proto/base64.ts";
-import { redact } from "../../proto/log.ts";
+import { redactConfig } from "../../proto/redact.ts";
 import type { Agent, Connection, Session, SessionEvent, User } from "../store/store.ts";
 import type { ApiContext } from "./_context.ts";
 
@@ -31,15 +31,6 @@ export function agentView(ctx: ApiContext, a: Agent): wire.Agent {
 /** A user, without the password hash. */
 export function userView(u: User): wire.User {
   return { id: u.id, email: u.email, role: u.role, groups: u.groups, created_at: u.createdAt };
-}
-
-/** Mask values whose key names a secret, and passwords inside URI values. */
-function redactConfig(config: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config)) {
-    out[k] = /pass|secret|key/i.test(k) ? "***" : redact(v);
-  }
-  return out;
 }
 
 /**
