@@ -423,14 +423,23 @@ export interface ProcessUsage {
   fds: number;
 }
 
-/** Read VmRSS from `/proc/PID/status` and count `/proc/PID/fd` (Linux only). */
-export function processUsage(pid: number): ProcessUsage {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const m = status.match(/^VmRSS:\s+(\d+)\s+kB$/m);
-  if (!m) throw new Error(`Cannot read the RSS of process ${pid}: no VmRSS line`);
-  let fds = 0;
-  for (const _ of Deno.readDirSync(`/proc/${pid}/fd`)) fds++;
-  return { rssBytes: Number(m[1]) * 1024, fds };
+/**
+ * Read VmRSS from `/proc/PID/status` and count `/proc/PID/fd` (Linux only).
+ * Deno grants another process's `/proc` files only with --allow-all, so a
+ * small `sh` reads them.
+ */
+export async function processUsage(pid: number): Promise<ProcessUsage> {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", 'grep "^VmRSS:" "/proc/$1/status" && ls "/proc/$1/fd" | wc -l', "sh", String(pid)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = decoder.decode(out.stdout);
+  const m = text.match(/^VmRSS:\s+(\d+)\s+kB\n\s*(\d+)\s*$/);
+  if (out.code !== 0 || !m) {
+    throw new Error(`Cannot read the usage of process ${pid}: ${decoder.decode(out.stderr)}`);
+  }
+  return { rssBytes: Number(m[1]) * 1024, fds: Number(m[2]) };
 }
 
 /** `hoop admin get agents -o json` as `admin`. */
