@@ -31,6 +31,13 @@ export interface PostgresServer extends AsyncDisposable {
   createUser(user: string, password: string, db?: string): Promise<string>;
   /** Stop the server and remove its files; safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Stop the server but keep its files, as an outage would (`pg_ctl stop -m fast`: clients
+   * are disconnected). Throws for a server the harness did not start.
+   */
+  halt(): Promise<void>;
+  /** Start a halted server again on the same port; resolves once it accepts connections. */
+  resume(): Promise<void>;
 }
 
 /** Options of {@linkcode startPostgres}. */
@@ -200,11 +207,24 @@ function urlFor(base: URL, user: string, password: string, db: string): string {
   return u.href;
 }
 
+/** Outage control of a server the harness started. */
+interface ServerControl {
+  halt(): Promise<void>;
+  resume(): Promise<void>;
+}
+
+const EXTERNAL_CONTROL: ServerControl = {
+  halt: () => Promise.reject(new Error("Cannot halt PostgreSQL: HOOP_TEST_DATABASE_URL is used")),
+  resume: () =>
+    Promise.reject(new Error("Cannot resume PostgreSQL: HOOP_TEST_DATABASE_URL is used")),
+};
+
 function serverApi(
   adminUrl: string,
   port: number,
   stop: () => Promise<void>,
   tls?: { certFile?: string; caFile?: string },
+  control: ServerControl = EXTERNAL_CONTROL,
 ): PostgresServer {
   const base = new URL(adminUrl);
   const admin = {
@@ -230,6 +250,8 @@ function serverApi(
       return urlFor(base, user, password, db);
     },
     stop,
+    halt: control.halt,
+    resume: control.resume,
     [Symbol.asyncDispose]: stop,
   };
 }
@@ -354,7 +376,31 @@ async function initAndStart(
       const adminUrl = `postgres://${ADMIN_USER}:${
         encodeURIComponent(password)
       }@127.0.0.1:${port}/postgres`;
-      return serverApi(adminUrl, port, stop, { certFile, caFile });
+      const control: ServerControl = {
+        async halt() {
+          await mustRun("halt PostgreSQL", `${bin}/pg_ctl`, [
+            "stop",
+            "-D",
+            data,
+            "-m",
+            "fast",
+            "-w",
+          ], { asPostgres: true });
+        },
+        async resume() {
+          await mustRun("resume PostgreSQL", `${bin}/pg_ctl`, [
+            "start",
+            "-D",
+            data,
+            "-l",
+            logFile,
+            "-w",
+            "-t",
+            String(START_TIMEOUT_S),
+          ], { asPostgres: true });
+        },
+      };
+      return serverApi(adminUrl, port, stop, { certFile, caFile }, control);
     }
     let logTail = "";
     try {
