@@ -99,6 +99,15 @@ Deno.test("a killed agent ends only its sessions, with an error record, and come
       agent = await startAgent(key, { name: "agent (restarted)" });
       const r = await hoopOk(["exec", "echo"], { env: admin.env });
       assert.equal(r.stdout, "hello-again\n");
+      const s = await closedSession(admin, "echo");
+      // KNOWN BUG (reported): a quick exec that exits 0 is now and then recorded "error"
+      // ("the client's data connection failed: operation canceled").
+      assert.equal(s.status, "done", `the exec after the restart: ${s.error}`);
+      assert.equal(s.exit_code, 0);
+    };
+    /** A step that failed before its restart must not take the next steps down with it. */
+    const ensureAgent = async () => {
+      if (agent.hasExited()) agent = await startAgent(key, { name: "agent (restarted)" });
     };
     const gatewayAlive = () => assert.ok(!gw.hasExited(), "the gateway died with the agent");
 
@@ -106,6 +115,7 @@ Deno.test("a killed agent ends only its sessions, with an error record, and come
       name: "during a psql session through hoop connect",
       ignore: POSTGRES_SKIP_REASON !== undefined,
       fn: async () => {
+        await ensureAgent();
         const pg = await startPostgres();
         cleanups.push(() => pg.stop());
         await create("pg", "--postgres", await pg.createUser("app", "app-password"));
@@ -130,9 +140,10 @@ Deno.test("a killed agent ends only its sessions, with an error record, and come
         assert.ok(!tunnel.hasExited(), "hoop connect must keep listening");
 
         const s = await closedSession(admin, "pg");
-        assert.equal(s.id, live.id);
-        assert.equal(s.status, "error");
         console.log(`  session ${s.id}: status ${s.status}, error ${JSON.stringify(s.error)}`);
+        assert.equal(s.id, live.id);
+        // KNOWN BUG (reported): now and then the session is recorded "done", not "error".
+        assert.equal(s.status, "error");
         gatewayAlive();
 
         await restartAgent();
@@ -146,6 +157,7 @@ Deno.test("a killed agent ends only its sessions, with an error record, and come
       name: "during a console",
       ignore: !PTY_SUPPORTED,
       fn: async () => {
+        await ensureAgent();
         const term = spawnHoopInPty(["connect", "py"], { env: admin.env, cols: 100, rows: 30 });
         cleanups.push(() => term.stop());
         await term.waitFor(">>> ", { timeoutMs: 30_000 });
@@ -160,24 +172,26 @@ Deno.test("a killed agent ends only its sessions, with an error record, and come
         const ms = Math.round(performance.now() - t0);
         report("agent kill -9 during a console", ms);
         assert.ok(st, "hoop connect never exited");
+        // close() drains what the terminal still holds.
+        await term.close();
         const said = lines(term.screen.slice(afterKill));
         console.log(`  console exit ${st.code}, said: ${JSON.stringify(said)}`);
         assert.notEqual(st.code, 0);
         assert.ok(ms < ERROR_DEADLINE_MS, `the console ended after ${ms} ms`);
         const errors = said.filter((l) => l.startsWith("hoop: "));
         assert.equal(errors.length, 1, `want one "hoop: " line in ${JSON.stringify(said)}`);
-        await term.close();
 
         const s = await closedSession(admin, "py");
+        console.log(`  session ${s.id}: status ${s.status}, error ${JSON.stringify(s.error)}`);
         assert.equal(s.status, "error");
         assert.equal(s.verb, "console");
-        console.log(`  session ${s.id}: status ${s.status}, error ${JSON.stringify(s.error)}`);
         gatewayAlive();
         await restartAgent();
       },
     });
 
     await t.step("during an exec upload", async () => {
+      await ensureAgent();
       const file = join(gw.dataDir, "upload.bin");
       await Deno.writeFile(file, new Uint8Array(UPLOAD_BYTES).fill(0x78));
       const exec = spawnHoop("exec up", ["exec", "up", "-f", file], { env: admin.env });
@@ -201,12 +215,12 @@ Deno.test("a killed agent ends only its sessions, with an error record, and come
       assert.match(said[0], /^hoop: /);
 
       const s = await closedSession(admin, "up");
-      assert.equal(s.status, "error");
-      assert.ok(s.bytes_in >= 1024 * 1024, `bytes_in ${s.bytes_in}`);
       console.log(
         `  session ${s.id}: status ${s.status}, bytes_in ${s.bytes_in}, ` +
           `error ${JSON.stringify(s.error)}`,
       );
+      assert.equal(s.status, "error");
+      assert.ok(s.bytes_in >= 1024 * 1024, `bytes_in ${s.bytes_in}`);
       gatewayAlive();
       await restartAgent();
     });
