@@ -46,7 +46,7 @@ export const BACKOFF_RESET_AFTER_MS = 60_000;
  * connection is up, which covers the dial to the resource). Past it, a new
  * session is failed at once with a message; the ones in flight go on.
  */
-export const MAX_SESSION_SETUPS = 256;
+export const MAX_SESSION_SETUPS = 512;
 
 /** A TLS failure that trusting the right CA would fix. */
 const TLS_TRUST_ERROR = /certificate|issuer|self[- ]signed|UnknownIssuer/i;

@@ -17,6 +17,7 @@ import { describeNetError } from "../proto/net_error.ts";
 import { log as rootLog, type Logger, redact } from "../proto/log.ts";
 import { apiHandler } from "./api/mod.ts";
 import { AuditSpool, AuditWriter } from "./audit/mod.ts";
+import { startHttpFront } from "./http_front.ts";
 import { LoginThrottle } from "./login_throttle.ts";
 import { handleControlStream } from "./control_stream.ts";
 import { startDataServer } from "./data_server.ts";
@@ -203,6 +204,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       dataAddr,
       dataTls: !!tls,
       tokenTtlMs: opts.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS,
+      throttle,
+      audit,
       onRevokeAgents(ids) {
         for (const id of ids) {
           presence.get(id)?.close("revoked");
@@ -210,22 +213,14 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
         }
       },
     });
-    let http: Deno.HttpServer<Deno.NetAddr>;
-    try {
-      http = Deno.serve({
-        hostname: apiListen.hostname,
-        port: apiListen.port,
-        ...(tls ?? {}),
-        onListen: () => {},
-      }, handler);
-    } catch (err) {
-      throw unavailable(
-        `Cannot listen for the API on ${formatHostPort(apiListen)}: ${(err as Error).message}`,
-        { cause: err },
-      );
-    }
-    cleanups.unshift(() => http.shutdown());
-    const apiAddr = { hostname: http.addr.hostname, port: http.addr.port };
+    // Through the front door: header deadlines and per-address caps (http_front.ts).
+    const http = await listenOrExplain(
+      () => startHttpFront(apiListen, { log, tls, handler }),
+      "the API",
+      apiListen,
+    );
+    cleanups.unshift(() => http.close());
+    const apiAddr = http.addr;
     const apiUrl = `${tls ? "https" : "http"}://${formatHostPort(dialableAddr(apiAddr))}`;
 
     log.info("gateway store ready", {
@@ -254,7 +249,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
         });
         data.close();
         pg?.close();
-        await http.shutdown();
+        await http.close();
         // Whatever is still spooled stays on disk and is replayed at the next start.
         await audit.close();
         await store.close();

@@ -24,8 +24,13 @@ export const HTTP_HEADER_TIMEOUT_MS = 10_000;
 /** Largest header block of a first request; a larger one gets 431 and close. */
 export const MAX_HTTP_HEADER_BYTES = 64 * 1024;
 
-/** Open API connections one source address may hold; the next is closed at once. */
-export const MAX_HTTP_CONNECTIONS_PER_ADDRESS = 128;
+/**
+ * Open API connections one source address may hold; the next is closed at
+ * once. Generous, since a whole office may share one address and
+ * `hoop connect` opens one session per client connection; the header
+ * deadline is what ends a slow client.
+ */
+export const MAX_HTTP_CONNECTIONS_PER_ADDRESS = 1024;
 
 /** A connection with no byte either way for this long is closed. */
 export const HTTP_IDLE_TIMEOUT_MS = 120_000;
@@ -114,13 +119,14 @@ export function startHttpFront(listen: HostPort, opts: HttpFrontOptions): HttpFr
   /** Inner connection's local port → the client it carries. */
   const peers = new Map<number, Deno.NetAddr>();
   const perAddress = new Map<string, number>();
+  // The public listener first: if its address is taken, nothing else was started.
+  const listener = opts.tls
+    ? Deno.listenTls({ hostname: listen.hostname, port: listen.port, ...opts.tls })
+    : Deno.listen({ hostname: listen.hostname, port: listen.port });
   const inner = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (req, info) => opts.handler(req, peers.get(info.remoteAddr.port) ?? info.remoteAddr),
   );
-  const listener = opts.tls
-    ? Deno.listenTls({ hostname: listen.hostname, port: listen.port, ...opts.tls })
-    : Deno.listen({ hostname: listen.hostname, port: listen.port });
 
   async function serve(conn: Deno.Conn): Promise<void> {
     const peer = conn.remoteAddr as Deno.NetAddr;

@@ -214,8 +214,13 @@ export interface CreateSessionResponse {
 
 /** The answer of `GET /api/healthz`. */
 export interface Health {
-  status: "ok";
+  /** `ok` (200), or `unavailable` (503) while the store cannot be written. */
+  status: "ok" | "unavailable";
   version: string;
+  /** Why the gateway is unavailable, as a sentence (absent when ok). */
+  reason?: string;
+  /** The audit path while the store is down: records go to the local spool. */
+  audit?: { state: "spooling" | "full"; since: string; spooled_bytes: number };
 }
 
 /** The body of every non-2xx answer. */

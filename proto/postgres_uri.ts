@@ -77,7 +77,7 @@ const UNSUPPORTED_KEYWORDS = new Set([
 export function redactPostgresUri(uri: string): string {
   // The URL parser drops tabs and newlines and decodes keys, so "pass%77ord=" and
   // "pass\nword=" name the password too (found by postgres_uri_fuzz_test.ts).
-  let out = redactSecretParams(uri.replace(/[\t\n\r]/g, ""));
+  let out = redactSecretParams(uri.replace(/[\t\n\r]/g, ""), { uri: true });
   // Without a scheme ("user:pw@host/db", a common slip) the user info starts the text.
   const schemeEnd = out.indexOf("://");
   const start = schemeEnd >= 0 ? schemeEnd + 3 : 0;

@@ -21,12 +21,15 @@ const USERINFO = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)(\S*)@/gi;
  * `name=` preceded by a separator, each letter plain or percent-encoded (a
  * URL parser decodes `pass%77ord` back to `password`, so it is one too).
  */
-function paramPattern(name: string): RegExp {
+function paramPattern(name: string, valueEnd: string): RegExp {
   const letters = [...name].map((c) => `(?:${c}|%${c.charCodeAt(0).toString(16)})`).join("");
-  return new RegExp(`((?:^|[?&;\\s])${letters}=)[^&#\\s]*`, "gi");
+  return new RegExp(`((?:^|[?&;\\s])${letters}=)[^${valueEnd}]*`, "gi");
 }
 
-const SECRET_PARAM_PATTERNS = SECRET_PARAMS.map(paramPattern);
+// In free text a value ends at white space (libpq's "password=x dbname=y"); in a
+// URI only "&" or "#" end it, since a URI may not be well-formed.
+const TEXT_PARAM_PATTERNS = SECRET_PARAMS.map((n) => paramPattern(n, "&#\\s"));
+const URI_PARAM_PATTERNS = SECRET_PARAMS.map((n) => paramPattern(n, "&#"));
 
 /** Options of {@linkcode redact}. */
 export interface RedactOptions {
@@ -46,10 +49,15 @@ export function redact(text: string, opts: RedactOptions = {}): string {
     .replace(/xtok-(?!\*\*\*)[A-Za-z0-9_-]+/g, "xtok-***");
 }
 
-/** `text` with the values of {@linkcode SECRET_PARAMS} replaced by `***`. */
-export function redactSecretParams(text: string): string {
+/**
+ * `text` with the values of {@linkcode SECRET_PARAMS} replaced by `***`;
+ * `uri` when the whole text is one URI, whose values may hold spaces.
+ */
+export function redactSecretParams(text: string, opts: { uri?: boolean } = {}): string {
   let out = text;
-  for (const p of SECRET_PARAM_PATTERNS) out = out.replace(p, "$1***");
+  for (const p of opts.uri ? URI_PARAM_PATTERNS : TEXT_PARAM_PATTERNS) {
+    out = out.replace(p, "$1***");
+  }
   return out;
 }
 

@@ -6,6 +6,8 @@
  * @module
  */
 import type { Logger } from "../../proto/log.ts";
+import type { AuditWriter } from "../audit/mod.ts";
+import type { LoginThrottle } from "../login_throttle.ts";
 import type { PresenceRegistry } from "../presence.ts";
 import type { SessionBroker } from "../broker/mod.ts";
 import type { Store, Token, User } from "../store/store.ts";
@@ -24,10 +26,18 @@ export interface ApiContext {
   tokenTtlMs: number;
   /** Called after an agent or the org key is revoked, to cut streams. */
   onRevokeAgents(agentIds: string[]): void;
+  /** Slows password guessing; shared with the PostgreSQL listener. */
+  throttle: LoginThrottle;
+  /** The durable audit path, for `/api/healthz`; absent in tests that do not need it. */
+  audit?: AuditWriter;
 }
 
 /** Hono's environment for the API: the caller, set by the `requireUser` middleware. */
 export interface ApiEnv {
+  Bindings: {
+    /** The client's address as the API port's front door saw it. */
+    peer?: Deno.NetAddr;
+  };
   Variables: {
     /** The authenticated caller. */
     user: User;

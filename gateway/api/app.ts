@@ -11,6 +11,7 @@
 import { type Context, Hono, type Next } from "hono";
 import type { Health } from "../../proto/api_types.ts";
 import { invalidArgument } from "../../proto/errors.ts";
+import { redact } from "../../proto/redact.ts";
 import { VERSION } from "../../proto/version.ts";
 import type { ApiContext, ApiEnv } from "./_context.ts";
 import { agentRoutes } from "./agents.ts";
@@ -52,16 +53,61 @@ async function refuseHead(c: Context, next: Next): Promise<void> {
   await next();
 }
 
-function healthRoutes(): Hono<ApiEnv> {
+/** How long `/api/healthz` waits for the store before calling it unreachable. */
+export const HEALTH_STORE_TIMEOUT_MS = 2_000;
+
+/** Answer within the deadline whether the store takes a query. */
+async function storeProblem(ctx: ApiContext): Promise<string | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      ctx.store.countUsers(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${HEALTH_STORE_TIMEOUT_MS} ms`)),
+          HEALTH_STORE_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    return undefined;
+  } catch (err) {
+    return `the gateway's store is unreachable: ${redact(errorText(err))}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** `/healthz`: 200 when the gateway can record sessions, 503 with the reason when it cannot. */
+function healthRoutes(ctx: ApiContext): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
-  app.get("/healthz", (c) => c.json({ status: "ok", version: VERSION } satisfies Health));
+  app.get("/healthz", async (c) => {
+    const audit = ctx.audit?.health ?? { state: "ok" as const };
+    const problem = await storeProblem(ctx);
+    if (!problem && audit.state === "ok") {
+      return c.json({ status: "ok", version: VERSION } satisfies Health);
+    }
+    const body: Health = {
+      status: "unavailable",
+      version: VERSION,
+      reason: problem ??
+        `audit records are being spooled: ${audit.state === "ok" ? "" : audit.reason}`,
+    };
+    if (audit.state !== "ok") {
+      body.audit = { state: audit.state, since: audit.since, spooled_bytes: audit.spooledBytes };
+    }
+    return c.json(body, 503);
+  });
   return app;
 }
 
 /** Build the API's Hono app over the gateway pieces in `ctx`. */
 export function createApiApp(ctx: ApiContext): Hono<ApiEnv> {
   const resources = [
-    healthRoutes(),
+    healthRoutes(ctx),
     authRoutes(ctx),
     agentRoutes(ctx),
     connectionRoutes(ctx),
@@ -83,8 +129,10 @@ export function createApiApp(ctx: ApiContext): Hono<ApiEnv> {
   return app;
 }
 
-/** The request handler `Deno.serve` runs for the API. */
-export function apiHandler(ctx: ApiContext): (req: Request) => Promise<Response> {
+/** The request handler the API port runs; `peer` is the client's address. */
+export function apiHandler(
+  ctx: ApiContext,
+): (req: Request, peer?: Deno.NetAddr) => Promise<Response> {
   const app = createApiApp(ctx);
-  return async (req) => await app.fetch(req);
+  return async (req, peer) => await app.fetch(req, { peer });
 }

@@ -28,6 +28,7 @@ import { secretBoxFromKey } from "../secret_box.ts";
 import { openStore } from "../store/open_store.ts";
 import { type Store, StoreConflictError, StoreNotFoundError } from "../store/store.ts";
 import { MAX_BODY_BYTES } from "./_body.ts";
+import { LoginThrottle } from "../login_throttle.ts";
 import { apiHandler } from "./app.ts";
 import { onApiError } from "./errors.ts";
 
@@ -64,6 +65,7 @@ async function startApi(wrap?: (store: Store) => Store): Promise<TestApi> {
     dataAddr: "127.0.0.1:8011",
     dataTls: false,
     tokenTtlMs: 60_000,
+    throttle: new LoginThrottle(),
     onRevokeAgents() {},
   });
   return {

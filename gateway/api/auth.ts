@@ -11,7 +11,7 @@ import { permissionDenied, unauthenticated } from "../../proto/errors.ts";
 import { generateToken, sha256Hex } from "../../proto/keys.ts";
 import { authenticatePassword } from "../auth.ts";
 import { hashPassword } from "../password.ts";
-import { StoreNotFoundError } from "../store/store.ts";
+import { StoreConflictError, StoreNotFoundError } from "../store/store.ts";
 import { requireUser } from "./_auth.ts";
 import { readJsonBody, requiredString } from "./_body.ts";
 import type { ApiContext, ApiEnv } from "./_context.ts";
@@ -28,19 +28,26 @@ export function authRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const email = normalizeEmail(requiredString(body, "email"));
     const password = requiredString(body, "password");
     checkPassword(password);
-    if (await ctx.store.countUsers() > 0) {
-      throw permissionDenied("Signup is closed: this gateway has an admin already", {
+    const closed = () =>
+      permissionDenied("Signup is closed: this gateway has an admin already", {
         hint: 'ask an admin to run "hoop admin create user EMAIL"',
       });
+    if (await ctx.store.countUsers() > 0) throw closed();
+    let created;
+    try {
+      // Atomic in the store: of concurrent first signups, exactly one becomes admin.
+      created = await ctx.store.createFirstUser({
+        id: crypto.randomUUID(),
+        email,
+        role: "admin",
+        groups: [],
+        passwordHash: await hashPassword(password),
+        createdAt: new Date().toISOString(),
+      });
+    } catch (err) {
+      if (err instanceof StoreConflictError) throw closed();
+      throw err;
     }
-    const created = await ctx.store.createUser({
-      id: crypto.randomUUID(),
-      email,
-      role: "admin",
-      groups: [],
-      passwordHash: await hashPassword(password),
-      createdAt: new Date().toISOString(),
-    });
     ctx.log.info("first admin signed up", { user: email });
     return c.json({ user: userView(created) } satisfies wire.UserResponse, 201);
   });
@@ -49,7 +56,12 @@ export function authRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const body = await readJsonBody<wire.Credentials>(c.req.raw);
     const email = normalizeEmail(requiredString(body, "email"));
     const password = requiredString(body, "password");
-    const found = await authenticatePassword(ctx.store, email, password);
+    const peer = c.env?.peer?.hostname ?? "unknown";
+    const found = await ctx.throttle.guard(
+      email,
+      peer,
+      () => authenticatePassword(ctx.store, email, password),
+    );
     if (!found) {
       throw unauthenticated(`Cannot log in as "${email}": wrong email or password`);
     }

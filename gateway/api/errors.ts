@@ -19,6 +19,7 @@ import { StoreConflictError, StoreNotFoundError } from "../store/store.ts";
 /** Answer `err` in the API's error shape with its code's HTTP status. */
 function errorResponse(c: Context, err: HoopError): Response {
   const body: ErrorBody = err.toJson();
+  if (err.retryAfterSeconds !== undefined) c.header("Retry-After", String(err.retryAfterSeconds));
   return c.json(body, err.httpStatus as ContentfulStatusCode);
 }
 

@@ -35,7 +35,7 @@ import { TICKET_TTL_MS, TicketBook } from "./ticket_book.ts";
  * Sessions one user may have opened but not yet paired (each makes the agent
  * dial its resource). Past it, `open()` refuses with `resource_exhausted`.
  */
-export const MAX_PENDING_SESSIONS_PER_USER = 128;
+export const MAX_PENDING_SESSIONS_PER_USER = 256;
 
 /** How long a session may wait for both sides. */
 export const SESSION_PAIR_TIMEOUT_MS = 15_000;
