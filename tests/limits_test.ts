@@ -78,3 +78,58 @@ Deno.test("one user's unattached sessions are bounded, and a ticket works only o
     assert.equal(gw.hasExited(), false);
   });
 });
+
+Deno.test("concurrent first signups make one admin, and password guessing is slowed", async (t) => {
+  await using gw = await startGateway();
+  const post = (path: string, body: unknown) =>
+    fetch(`${gw.apiUrl}/api/${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+
+  await t.step("10 signups at once on a fresh gateway: exactly one succeeds", async () => {
+    const answers = await Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, i) =>
+          post("signup", { email: `admin${i}@example.com`, password: "correct-horse-battery" }),
+      ),
+    );
+    const statuses = answers.map((a) => a.status).sort();
+    for (const a of answers) await a.body?.cancel();
+    assert.deepEqual(statuses, [201, ...Array(9).fill(403)]);
+  });
+
+  const winner = await (async () => {
+    for (let i = 0; i < 10; i++) {
+      const r = await post("login", {
+        email: `admin${i}@example.com`,
+        password: "correct-horse-battery",
+      });
+      await r.body?.cancel();
+      if (r.status === 200) return `admin${i}@example.com`;
+    }
+    throw new Error("no admin can log in");
+  })();
+
+  await t.step("wrong passwords for one account: 401s, then 429 with Retry-After", async () => {
+    const seen: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 8; i++) {
+      const r = await post("login", { email: winner, password: `guess-${i}-wrong` });
+      seen.push(r.status);
+      if (r.status === 429) retryAfter = r.headers.get("retry-after");
+      await r.body?.cancel();
+    }
+    assert.deepEqual(seen.slice(0, 5), [401, 401, 401, 401, 401]);
+    assert.ok(seen.includes(429), `statuses: ${seen}`);
+    assert.match(retryAfter ?? "", /^[0-9]+$/);
+    // The same account, even with the right password, waits too.
+    const right = await post("login", { email: winner, password: "correct-horse-battery" });
+    assert.equal(right.status, 429);
+    const body = await right.json() as { error: { code: string; message: string } };
+    assert.equal(body.error.code, "resource_exhausted");
+    assert.match(body.error.message, /Too many failed logins: try again in \d+ s/);
+  });
+});
