@@ -412,6 +412,24 @@ Deno.test("apiHandler() answers each resource in its documented JSON shape", asy
       created.connection,
     ]);
     assert.deepEqual(await call("GET", "/api/connections/db"), [200, created]);
+    // Issue #10: a password given as a URI parameter was shown in clear.
+    const [, param] = await call<ConnectionResponse>(
+      "POST",
+      "/api/connections",
+      {
+        name: "db2",
+        agent: "dev",
+        type: "postgres",
+        config: { uri: "postgres://app@db.internal/app?sslmode=require&password=hunter3" },
+      } satisfies CreateConnectionRequest,
+    );
+    assert.equal(
+      param.connection.config.uri,
+      "postgres://app@db.internal/app?sslmode=require&password=***",
+    );
+    const listed = JSON.stringify((await call("GET", "/api/connections"))[1]);
+    assert.ok(!listed.includes("hunter"), listed);
+    await call("DELETE", "/api/connections/db2");
   });
 
   await t.step("users, with a generated password answered once", async () => {
