@@ -27,7 +27,7 @@ import {
   specString,
 } from "../proto/packet.ts";
 import type { AgentLink, CloseReason, PresenceRegistry } from "./presence.ts";
-import type { SessionBroker } from "./session_broker.ts";
+import type { SessionBroker } from "./broker/mod.ts";
 import { type Agent, type Store, StoreConflictError } from "./store/store.ts";
 
 /** What the control-stream handler needs from the gateway. */

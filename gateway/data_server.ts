@@ -17,7 +17,7 @@ import { closeQuietly } from "../proto/bytes.ts";
 import { DataHeaderError, DataStatus, readHeader, writeStatus } from "../proto/data_header.ts";
 import type { HostPort } from "../proto/host_port.ts";
 import type { Logger } from "../proto/log.ts";
-import type { SessionBroker } from "./session_broker.ts";
+import type { SessionBroker } from "./broker/mod.ts";
 
 /** A peer must send its header this fast after connecting. */
 const HEADER_TIMEOUT_MS = 5_000;

@@ -16,16 +16,15 @@ import { dialableAddr, formatHostPort, type HostPort, parseHostPort } from "../p
 import { describeNetError } from "../proto/net_error.ts";
 import { log as rootLog, type Logger, redact } from "../proto/log.ts";
 import { apiHandler } from "./api/mod.ts";
-import { AuditSpool, AuditWriter } from "./audit/mod.ts";
+import { AuditSpool, AuditWriter, DEFAULT_AUDIT_MAX_BYTES } from "./audit/mod.ts";
 import { startHttpFront } from "./http_front.ts";
 import { LoginThrottle } from "./login_throttle.ts";
 import { handleControlStream } from "./control_stream.ts";
 import { startDataServer } from "./data_server.ts";
 import { startPostgresListener } from "./postgres/mod.ts";
 import { MemoryPresence } from "./presence.ts";
-import { DEFAULT_AUDIT_MAX_BYTES } from "./recorder.ts";
 import { loadSecretBox } from "./secret_box.ts";
-import { SessionBroker } from "./session_broker.ts";
+import { SessionBroker } from "./broker/mod.ts";
 import { openStore } from "./store/open_store.ts";
 import type { Store } from "./store/store.ts";
 

@@ -23,7 +23,7 @@ import { Logger } from "../../proto/log.ts";
 import { VERSION } from "../../proto/version.ts";
 import { SessionBroker } from "../broker/mod.ts";
 import { MemoryPresence } from "../presence.ts";
-import { DEFAULT_AUDIT_MAX_BYTES } from "../recorder.ts";
+import { DEFAULT_AUDIT_MAX_BYTES } from "../audit/mod.ts";
 import { secretBoxFromKey } from "../secret_box.ts";
 import { openStore } from "../store/open_store.ts";
 import { type Store, StoreConflictError, StoreNotFoundError } from "../store/store.ts";

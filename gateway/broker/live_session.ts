@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { SessionRecorder } from "../recorder.ts";
+import type { SessionRecorder } from "../audit/mod.ts";
 import type { Connection, SessionVerb } from "../store/store.ts";
 
 /** Where a session is in its life. */

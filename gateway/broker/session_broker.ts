@@ -24,7 +24,7 @@ import type { Logger } from "../../proto/log.ts";
 import { makePacket, PacketType } from "../../proto/packet.ts";
 import type { PresenceRegistry } from "../presence.ts";
 import type { AuditWriter } from "../audit/audit_writer.ts";
-import { SessionRecorder } from "../recorder.ts";
+import { SessionRecorder } from "../audit/mod.ts";
 import type { Agent, Connection, SessionVerb, Store, User } from "../store/store.ts";
 import { type LiveSession, type LocalClient, reasonOf } from "./live_session.ts";
 import { relayBytes } from "./relay_bytes.ts";

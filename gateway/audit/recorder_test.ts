@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { log } from "../proto/log.ts";
+import { log } from "../../proto/log.ts";
 import { SessionRecorder } from "./recorder.ts";
-import type { SessionEnd, SessionEvent, Store } from "./store/store.ts";
+import type { SessionEnd, SessionEvent, Store } from "../store/store.ts";
 
 /** The two store calls the recorder makes, kept in memory; writes can be held open. */
 function fakeStore() {

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { Logger } from "../proto/log.ts";
-import type { AuditSink } from "./audit/audit_writer.ts";
-import type { SessionEnd, SessionEvent, SessionEventKind } from "./store/store.ts";
+import type { Logger } from "../../proto/log.ts";
+import type { AuditSink } from "./audit_writer.ts";
+import type { SessionEnd, SessionEvent, SessionEventKind } from "../store/store.ts";
 
 /** Default cap of recorded input/output per session (`HOOP_AUDIT_MAX_BYTES`). */
 export const DEFAULT_AUDIT_MAX_BYTES = 1024 * 1024;
