@@ -144,11 +144,13 @@ Deno.test({
         });
 
         await o.step("a new session is refused with a message", async () => {
+          const asked = performance.now();
           const refused = await hoop(["exec", "sh", "-i", "echo should-not-run"], {
             env: admin.env,
           });
           console.log(
-            `fault figure: store outage: a new session got exit ${refused.code}, ` +
+            `fault figure: store outage: a new session got exit ${refused.code} after ` +
+              `${Math.round(performance.now() - asked)} ms, ` +
               `stderr ${JSON.stringify(refused.stderr)}`,
           );
           assert.notEqual(refused.code, 0);
