@@ -78,12 +78,18 @@ export class SessionRecorder {
   }
 
   /**
-   * Record an event. Data past the cap is dropped and the session flagged
-   * truncated; `sql` and `info` events count against the cap too, so a
-   * runaway client cannot fill the store.
+   * Record an event. Input and output past the cap are dropped and the
+   * session flagged truncated. Statements (`sql`) are the audit itself: every
+   * one is kept whatever the cap (each is already bounded by the statement
+   * tap, which cuts an oversize statement with a marker), and they do not
+   * count against the cap.
    */
   record(kind: SessionEventKind, data: Uint8Array | string): void {
     if (this.#finished) return;
+    if (kind === "sql") {
+      this.#push(kind, typeof data === "string" ? encoder.encode(data) : data.slice());
+      return;
+    }
     let bytes = typeof data === "string" ? encoder.encode(data) : data.slice();
     const room = this.#maxBytes - this.#recorded;
     if (room <= 0) {

@@ -69,3 +69,16 @@ Deno.test("SessionRecorder.finish() makes every caller wait for the one closed r
   assert.equal(f.ends[0].status, "done");
   assert.deepEqual(f.events.map((e) => new TextDecoder().decode(e.data)), ["hello"]);
 });
+
+Deno.test("SessionRecorder keeps every statement past the output cap (issue #11)", async () => {
+  const f = fakeStore();
+  const rec = new SessionRecorder(f.store, "s1", { log, maxBytes: 10 });
+  rec.record("o", "0123456789abc");
+  for (let i = 0; i < 500; i++) rec.record("sql", `select ${i}`);
+  await rec.finish({ status: "done", exitCode: 0, error: null });
+  const sql = f.events.filter((e) => e.kind === "sql").map((e) => new TextDecoder().decode(e.data));
+  assert.equal(sql.length, 500);
+  assert.equal(sql[499], "select 499");
+  assert.equal(rec.truncated, true, "the output was still cut");
+  assert.equal(f.ends[0].truncated, true);
+});

@@ -31,8 +31,8 @@ export async function relayBytes(
       onData(direction, chunk) {
         if (direction === "a2b") {
           rec.bytesIn += chunk.length;
-          // Once the recording is full, parsing statements is wasted work on the hot path.
-          if (!rec.truncated) tap?.push(chunk);
+          // Every statement is recorded, however long the session (issue #11).
+          tap?.push(chunk);
         } else rec.bytesOut += chunk.length;
       },
     },
