@@ -112,6 +112,11 @@ export class ApiClient {
     return this.request<T>("POST", path, body, options);
   }
 
+  /** `PATCH path` with a JSON body. */
+  patch<T>(path: string, body: unknown, options?: RequestOptions): Promise<T> {
+    return this.request<T>("PATCH", path, body, options);
+  }
+
   /** `DELETE path`. */
   delete<T>(path: string, options?: RequestOptions): Promise<T> {
     return this.request<T>("DELETE", path, undefined, options);

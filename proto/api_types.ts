@@ -93,7 +93,13 @@ export interface CreateConnectionRequest {
   groups?: string[] | string;
 }
 
-/** The answer of `GET`/`POST`/`DELETE /api/connections/...`. */
+/** The body of `PATCH /api/connections/{name}`: what to change. */
+export interface UpdateConnectionRequest {
+  /** The new groups (replacing the old): a list, or one comma-separated string. */
+  groups: string[] | string;
+}
+
+/** The answer of `GET`/`POST`/`PATCH`/`DELETE /api/connections/...`. */
 export interface ConnectionResponse {
   connection: Connection;
 }

@@ -15,6 +15,7 @@ import { adminDeleteConnectionCommand } from "./admin_delete_connection.ts";
 import { adminDeleteOrgkeysCommand } from "./admin_delete_orgkeys.ts";
 import { adminDeleteUserCommand } from "./admin_delete_user.ts";
 import { adminGetCommand } from "./admin_get.ts";
+import { adminUpdateConnectionCommand } from "./admin_update_connection.ts";
 import { connectCommand } from "./connect.ts";
 import { execCommand } from "./exec.ts";
 import { loginCommand } from "./login.ts";
@@ -39,6 +40,7 @@ export const COMMANDS: Command[] = [
   adminCreateAgentCommand,
   adminCreateOrgkeysCommand,
   adminCreateConnectionCommand,
+  adminUpdateConnectionCommand,
   adminCreateUserCommand,
   adminDeleteAgentCommand,
   adminDeleteOrgkeysCommand,

@@ -132,6 +132,23 @@ export function connectionRoutes(ctx: ApiContext): Hono<ApiEnv> {
     return c.json(answer, 201);
   });
 
+  app.patch("/connections/:name", admin, async (c) => {
+    const name = c.req.param("name");
+    const body = await readJsonBody<wire.UpdateConnectionRequest>(c.req.raw);
+    if (body.groups === undefined) {
+      throw invalidArgument(`Cannot update connection "${name}": nothing to change`, {
+        hint: 'give "groups"',
+      });
+    }
+    const conn = await ctx.store.getConnectionByName(name);
+    if (!conn) throw notFound(`Cannot update connection "${name}": no connection with that name`);
+    const updated = await ctx.store.updateConnectionGroups(name, groupsOf(body));
+    ctx.log.info("connection groups changed", { conn: name, groups: updated.groups.join(",") });
+    return c.json(
+      { connection: await connectionView(ctx, updated) } satisfies wire.ConnectionResponse,
+    );
+  });
+
   app.delete("/connections/:name", admin, async (c) => {
     const name = c.req.param("name");
     const conn = await ctx.store.getConnectionByName(name);

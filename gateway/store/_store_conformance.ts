@@ -58,6 +58,7 @@ const STORE_METHODS = [
   "deleteOrgKey",
   "createConnection",
   "upsertConnection",
+  "updateConnectionGroups",
   "getConnectionByName",
   "listConnections",
   "deleteConnection",
@@ -387,6 +388,19 @@ export function storeConformance(
           assert.equal((await s.listConnections()).length, 1);
           await assert.rejects(s.upsertConnection(newConnection("pg", b.id)), StoreConflictError);
           assert.deepEqual(await s.getConnectionByName("pg"), second);
+        }),
+    );
+
+    await t.step(
+      "updateConnectionGroups() sets groups that a republish keeps",
+      () =>
+        withStore(async (s) => {
+          const a = await s.createAgent(newAgent("a"));
+          await s.upsertConnection(newConnection("pg", a.id, { groups: [] }));
+          const updated = await s.updateConnectionGroups("pg", ["dba", "ops"]);
+          assert.deepEqual(updated.groups, ["dba", "ops"]);
+          assert.deepEqual((await s.getConnectionByName("pg"))?.groups, ["dba", "ops"]);
+          await assert.rejects(s.updateConnectionGroups("nope", ["x"]), StoreNotFoundError);
         }),
     );
 

@@ -244,6 +244,15 @@ export class SqlStore implements Store {
     return structuredClone(c);
   }
 
+  async updateConnectionGroups(name: string, groups: string[]): Promise<Connection> {
+    const r = await this.#one(
+      "UPDATE connections SET groups = $1 WHERE name = $2 RETURNING *",
+      [JSON.stringify(groups), name],
+    );
+    if (!r) throw new StoreNotFoundError("connection", name);
+    return await connectionFromRow(r, this.#box);
+  }
+
   async getConnectionByName(name: string): Promise<Connection | undefined> {
     const r = await this.#one("SELECT * FROM connections WHERE name = $1", [name]);
     return r && await connectionFromRow(r, this.#box);

@@ -239,6 +239,11 @@ export interface Store {
    * name belongs to another agent.
    */
   upsertConnection(conn: Connection): Promise<Connection>;
+  /**
+   * Set the groups of connection `name`, whoever published it; its agent's
+   * reconnects keep them. Throws StoreNotFoundError.
+   */
+  updateConnectionGroups(name: string, groups: string[]): Promise<Connection>;
   /** The connection of that name, or `undefined`. */
   getConnectionByName(name: string): Promise<Connection | undefined>;
   /** All connections, ordered by name. */
