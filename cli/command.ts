@@ -49,10 +49,10 @@ export interface Command {
 
 /**
  * A mistake in how the command was called. `cli/main.ts` prints it as
- * `hoop admin get: <message>` followed by the command's usage line, and exits 2.
+ * `hoop admin get: <message>`, its hint, and the command's usage line, and exits 2.
  */
 export class UsageError extends HoopError {
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions & { hint?: string }) {
     super("invalid_argument", message, options);
     this.name = "UsageError";
   }

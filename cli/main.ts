@@ -3,8 +3,8 @@
  * registered leaf command, print help and usage errors, and turn errors into
  * messages and exit codes. This is the only module that calls `Deno.exit`.
  *
- * Exit codes: 0 success, 1 a failed operation, 2 a usage error (commands such
- * as `exec` and `run` pass a remote exit code through).
+ * Exit codes: 0 success, 1 a failed operation, 2 a usage error, `hoop` alone
+ * included (commands such as `exec` and `run` pass a remote exit code through).
  *
  * @module
  */
@@ -118,6 +118,7 @@ ${command.help.trim()}
 
 async function usageFailure(ctx: Context, command: Command, err: UsageError): Promise<number> {
   await ctx.stderr.writeln(`${commandName(command)}: ${err.message}`);
+  if (err.hint) await ctx.stderr.writeln(`Hint: ${err.hint}`);
   await ctx.stderr.writeln(`Usage: ${command.usage}`);
   await ctx.stderr.writeln(`Run "${commandName(command)} --help" for more.`);
   return EXIT_USAGE;
@@ -162,7 +163,12 @@ export async function runCli(
 ): Promise<number> {
   const commands = options.commands ?? COMMANDS;
   try {
-    if (args.length === 0 || (args.length === 1 && isHelpFlag(args[0]))) {
+    if (args.length === 0) {
+      // No command is a usage error: scripts see exit 2, a person sees the usage.
+      await ctx.stderr.write(topHelp(commands));
+      return EXIT_USAGE;
+    }
+    if (args.length === 1 && isHelpFlag(args[0])) {
       await ctx.stdout.write(topHelp(commands));
       return 0;
     }
@@ -171,7 +177,8 @@ export async function runCli(
       return 0;
     }
     if (args[0] === "help") {
-      const words = args.slice(1);
+      // "hoop help --help" and "hoop help admin get -h" ask for the same help as without the flag.
+      const words = args.slice(1).filter((word) => !isHelpFlag(word));
       if (words.length === 0) {
         await ctx.stdout.write(topHelp(commands));
         return 0;

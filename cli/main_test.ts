@@ -13,8 +13,16 @@ async function hoop(args: string[], env: Record<string, string> = {}, commands?:
   return { code, stdout: cap.stdout(), stderr: cap.stderr() };
 }
 
-Deno.test("runCli() prints help on stdout and exits 0 for hoop, help, --help and <cmd> --help", async () => {
-  for (const args of [[], ["help"], ["--help"], ["-h"]]) {
+Deno.test("runCli() prints the usage on stderr and exits 2 for hoop alone (#11)", async () => {
+  const r = await hoop([]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, "");
+  assert.match(r.stderr, /Usage:\n {2}hoop <command>/);
+  assert.match(r.stderr, /admin create agent {3,}Create an agent key/);
+});
+
+Deno.test("runCli() prints help on stdout and exits 0 for help, --help, help --help and <cmd> --help", async () => {
+  for (const args of [["help"], ["--help"], ["-h"], ["help", "--help"], ["help", "-h"]]) {
     const r = await hoop(args);
     assert.equal(r.code, 0, args.join(" "));
     assert.match(r.stdout, /Usage:\n {2}hoop <command>/);

@@ -94,19 +94,81 @@ export function renderCsv(results: QueryResult[]): string {
   return blocks.join("\n");
 }
 
+/** PostgreSQL type OIDs (`pg_type.oid`) that JSON output types. */
+const PG_TYPE = {
+  bool: 16,
+  int8: 20,
+  int2: 21,
+  int4: 23,
+  oid: 26,
+  json: 114,
+  float4: 700,
+  float8: 701,
+  numeric: 1700,
+  jsonb: 3802,
+} as const;
+
+/** Most significant digits a decimal may have and still be exact as a JSON (IEEE double) number. */
+const MAX_EXACT_DIGITS = 15;
+
+/** A plain decimal (no NaN, Infinity or exponent) with at most {@linkcode MAX_EXACT_DIGITS} digits. */
+function exactAsNumber(text: string): boolean {
+  if (!/^-?\d+(\.\d+)?$/.test(text)) return false;
+  const digits = text.replace(/^-/, "").replace(".", "").replace(/^0+/, "");
+  return digits.length <= MAX_EXACT_DIGITS;
+}
+
+/**
+ * A column's text value as JSON. Integers, floats and numerics become numbers
+ * when the number is exactly the value PostgreSQL sent; otherwise (an int8
+ * beyond ±2^53, a numeric with more than 15 significant digits, NaN,
+ * Infinity) they stay strings, so no digit is ever lost. bool is true/false, json and jsonb are
+ * parsed, NULL is null, and every other type is its text.
+ */
+export function jsonValue(text: string | null, type: number | undefined): unknown {
+  if (text === null) return null;
+  switch (type) {
+    case PG_TYPE.bool:
+      return text === "t" ? true : text === "f" ? false : text;
+    case PG_TYPE.int2:
+    case PG_TYPE.int4:
+    case PG_TYPE.oid:
+      return Number(text);
+    case PG_TYPE.int8:
+      return Number.isSafeInteger(Number(text)) ? Number(text) : text;
+    case PG_TYPE.numeric:
+      return exactAsNumber(text) ? Number(text) : text;
+    case PG_TYPE.float4:
+    case PG_TYPE.float8: {
+      // PostgreSQL prints the shortest text that reads back as the same float.
+      const n = Number(text);
+      return Number.isFinite(n) ? n : text;
+    }
+    case PG_TYPE.json:
+    case PG_TYPE.jsonb:
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text;
+      }
+    default:
+      return text;
+  }
+}
+
 /**
  * Render results as JSON: for each statement with columns, an array of row
- * objects (column name → text or null), each on its own, one after the other
- * (a stream of JSON values, as `jq` reads). A duplicate column name keeps its
- * last value.
+ * objects (column name → value), each on its own, one after the other (a
+ * stream of JSON values, as `jq` reads). Values are typed by
+ * {@linkcode jsonValue}. A duplicate column name keeps its last value.
  */
 export function renderJson(results: QueryResult[]): string {
   let out = "";
   for (const r of results) {
     if (r.columns.length === 0) continue;
     const rows = r.rows.map((row) => {
-      const o: Record<string, string | null> = {};
-      r.columns.forEach((c, i) => o[c] = row[i] ?? null);
+      const o: Record<string, unknown> = {};
+      r.columns.forEach((c, i) => o[c] = jsonValue(row[i] ?? null, r.types?.[i]));
       return o;
     });
     out += JSON.stringify(rows, null, 2) + "\n";

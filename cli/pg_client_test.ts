@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type QueryResult, simpleQuery } from "../proto/pgwire/mod.ts";
 import { POSTGRES_SKIP_REASON, psqlThrough, startPostgres } from "../tests/_postgres.ts";
-import { renderAligned, renderCsv, renderJson } from "./pg_client.ts";
+import { jsonValue, renderAligned, renderCsv, renderJson } from "./pg_client.ts";
 
 if (POSTGRES_SKIP_REASON) console.warn(`PostgreSQL tests ignored: ${POSTGRES_SKIP_REASON}`);
 
@@ -38,11 +38,29 @@ Deno.test("renderCsv() quotes what needs quoting and leaves NULL empty", () => {
 
 Deno.test("renderJson() prints an array of row objects per statement", () => {
   assert.deepEqual(JSON.parse(renderJson(RESULTS.slice(0, 1))), [
-    { id: "1", name: "alice" },
-    { id: "10", name: null },
-    { id: "2", name: 'say "hi", bye' },
+    { id: 1, name: "alice" },
+    { id: 10, name: null },
+    { id: 2, name: 'say "hi", bye' },
   ]);
   assert.equal(renderJson([RESULTS[1]]), "");
+});
+
+Deno.test("jsonValue() types numbers, booleans and json, and keeps inexact numbers as text", () => {
+  assert.equal(jsonValue("-32768", 21), -32768);
+  assert.equal(jsonValue("9007199254740991", 20), 9007199254740991);
+  assert.equal(jsonValue("9223372036854775807", 20), "9223372036854775807");
+  assert.equal(jsonValue("1.50", 1700), 1.5);
+  assert.equal(jsonValue("12345678901234567.89", 1700), "12345678901234567.89");
+  assert.equal(jsonValue("NaN", 1700), "NaN");
+  assert.equal(jsonValue("1.5e+300", 701), 1.5e300);
+  assert.equal(jsonValue("-Infinity", 701), "-Infinity");
+  assert.equal(jsonValue("t", 16), true);
+  assert.equal(jsonValue("f", 16), false);
+  assert.deepEqual(jsonValue('{"a": [1, null]}', 3802), { a: [1, null] });
+  assert.equal(jsonValue('"s"', 114), "s");
+  assert.equal(jsonValue("2026-01-01", 1082), "2026-01-01");
+  assert.equal(jsonValue(null, 23), null);
+  assert.equal(jsonValue("7", undefined), "7");
 });
 
 /** Real psql against a `trust` server as "app", the rows' reference rendering. */

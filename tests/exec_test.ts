@@ -106,7 +106,7 @@ Deno.test("hoop exec runs commands and SQL once through an agent", async (t) => 
         assert.match(table.stdout, /\(1 row\)/);
 
         const json = await hoopOk(["exec", "pg", "-i", sql, "-o", "json"], { env });
-        assert.deepEqual(JSON.parse(json.stdout), [{ n: "1", s: "a,b", z: null, who: "app" }]);
+        assert.deepEqual(JSON.parse(json.stdout), [{ n: 1, s: "a,b", z: null, who: "app" }]);
 
         const csv = await hoopOk(["exec", "pg", "-i", sql, "-o", "csv"], { env });
         assert.equal(csv.stdout, 'n,s,z,who\n1,"a,b",,app\n');

@@ -9,7 +9,8 @@ import type {
 import type { ApiClient } from "../api_client.ts";
 import { type Command, type CommandArgs, stringFlag, UsageError } from "../command.ts";
 import type { Context } from "../context.ts";
-import { notFound } from "../../proto/errors.ts";
+import { HoopError, notFound } from "../../proto/errors.ts";
+import { describeNetError } from "../../proto/net_error.ts";
 import {
   type Column,
   OUTPUT_OPTION,
@@ -45,9 +46,15 @@ export const AGENT_COLUMNS: Column<Agent>[] = [
   { header: "VERSION", value: (a) => a.version },
   { header: "HOSTNAME", value: (a) => a.hostname },
   { header: "PLATFORM", value: (a) => a.platform },
-  { header: "STATUS", value: (a) => a.status },
+  { header: "STATUS", value: agentStatusText },
 ];
-/** Columns of `get orgkeys`. */
+
+/** An agent's STATUS cell: `-` for a key that never connected, as DESIGN.md shows it. */
+export function agentStatusText(a: Agent): string {
+  return a.status === "OFFLINE" && a.connected_at === null ? "-" : a.status;
+}
+
+/** Columns of `get orgkeys -o table`; without `-o` the DSN alone is printed. */
 export const ORGKEY_COLUMNS: Column<OrgKey>[] = [
   { header: "ID", value: (k) => k.id },
   { header: "DSN", value: (k) => k.dsn },
@@ -97,6 +104,9 @@ function rejectFlags(args: CommandArgs, resource: string, names: string[]): void
   }
 }
 
+/** The gateway's default `limit` of `GET /api/sessions` (docs/API.md). */
+const DEFAULT_SESSION_LIMIT = 100;
+
 async function getSessions(ctx: Context, api: ApiClient, args: CommandArgs, format: OutputFormat) {
   const query = new URLSearchParams();
   const user = stringFlag(args.values, "user");
@@ -113,6 +123,12 @@ async function getSessions(ctx: Context, api: ApiClient, args: CommandArgs, form
   const qs = query.size ? `?${query}` : "";
   const sessions = await api.get<Session[]>(`/api/sessions${qs}`);
   await print(ctx, format, SESSION_COLUMNS, sessions, sessions);
+  const shown = limit === undefined ? DEFAULT_SESSION_LIMIT : Number(limit);
+  // A full page means the list was cut at the limit: say so where a script will not parse it.
+  if (sessions.length >= shown) {
+    await ctx.stderr.writeln(`Showing only the newest ${shown} sessions: there may be more`);
+    await ctx.stderr.writeln(`Hint: pass --limit N to see more (at most 10000)`);
+  }
 }
 
 async function getSession(
@@ -128,13 +144,30 @@ async function getSession(
   const events = answer.events ?? [];
   const cast = stringFlag(args.values, "cast");
   if (cast !== undefined) {
-    const recording = toAsciicast(answer.session, events);
+    const s = answer.session;
+    // Only a console has a terminal recording; anything else would make an empty cast.
+    if (s.type !== "command" || s.verb === "exec") {
+      throw new HoopError(
+        "failed_precondition",
+        `Cannot write a recording of session "${id}": it is a ${s.verb} session on a ${s.type} connection, not a console`,
+        { hint: `run "hoop admin get session ${id}" to see its events` },
+      );
+    }
+    const recording = toAsciicast(s, events);
     if (cast === "-") {
       await ctx.stdout.write(recording);
-    } else {
-      await Deno.writeTextFile(cast, recording);
-      await ctx.stderr.writeln(`Wrote the recording of session ${id} to ${cast}`);
+      return;
     }
+    try {
+      await Deno.writeTextFile(cast, recording);
+    } catch (err) {
+      throw new HoopError(
+        "failed_precondition",
+        `Cannot write the recording to "${cast}": ${describeNetError(err)}`,
+        { cause: err, hint: "choose a path in a directory that exists and that you may write" },
+      );
+    }
+    await ctx.stderr.writeln(`Wrote the recording of session ${id} to ${cast}`);
     return;
   }
   await ctx.stdout.write(
@@ -161,10 +194,12 @@ export const adminGetCommand: Command = {
     "hoop admin get agents|orgkeys|connections|users|sessions|session ID [-o json|table] [flags]",
   help: `Resources (singular and plural both work; "conn" for connections):
   agents              agent keys and their live status
-  orgkeys             the organization key (DSN for "hoop run")
+  orgkeys             the organization key: its DSN alone (for HOOP_KEY of "hoop run");
+                      -o table or -o json for its id and creation time
   connections         published resources
   users               accounts, roles and groups
-  sessions            recorded connect/exec sessions, newest first
+  sessions            recorded connect/exec sessions, newest first (100 unless --limit;
+                      stderr says when the list was cut)
   session ID          one session: details and recorded events
 
 Flags:
@@ -172,11 +207,13 @@ Flags:
   --user EMAIL        sessions: only this user's
   --connection NAME   sessions: only this connection's
   --limit N           sessions: at most N
-  --cast FILE         session ID: write the console recording as asciicast v2 ("-" for stdout)
+  --cast FILE         session ID: write the console recording as asciicast v2 ("-" for stdout);
+                      refused for sessions that are not consoles
 ${API_URL_HELP}
 
 Examples:
   hoop admin get agents
+  export HOOP_KEY=$(hoop admin get orgkeys)
   hoop admin get connections -o json
   hoop admin get sessions --user alice@example.com --limit 20
   hoop admin get session 0b7c5e7e-8a6f-4f2a-9d0e-1c2b3a4d5e6f --cast console.cast`,
@@ -196,6 +233,11 @@ Examples:
     const resource = resolveResource(word);
     if (!resource) throw new UsageError(`unknown resource "${word}": choose one of ${choices}`);
     const name = args.positionals[1];
+    if (word === "session" && name === undefined) {
+      throw new UsageError(
+        'missing session ID: run "hoop admin get sessions" to list them, then "hoop admin get session ID"',
+      );
+    }
     const format = parseOutputFormat(stringFlag(args.values, "output"));
     if (resource !== "sessions" || name !== undefined) {
       rejectFlags(args, resource, ["user", "connection", "limit"]);
@@ -216,7 +258,9 @@ Examples:
         }
         case "orgkeys": {
           const key = await api.get<OrgKey>("/api/orgkeys");
-          await print(ctx, format, ORGKEY_COLUMNS, [key], key);
+          // The DSN alone, as "create agent" prints it: export HOOP_KEY=$(hoop admin get orgkeys).
+          if (stringFlag(args.values, "output") === undefined) await ctx.stdout.writeln(key.dsn);
+          else await print(ctx, format, ORGKEY_COLUMNS, [key], key);
           break;
         }
         case "connections": {

@@ -88,7 +88,7 @@ Deno.test("hoop admin get agents prints the agents table and -o json the API obj
       table.stdout,
       "UID                                    NAME      MODE       VERSION   HOSTNAME       PLATFORM      STATUS\n" +
         "22ab1d2f-0000-4000-8000-000000000001   default   standard   0.1.0     5601881aa15e   linux/arm64   ONLINE\n" +
-        "7850eb2d-0000-4000-8000-000000000002   homolog   standard   -         -              -             OFFLINE\n",
+        "7850eb2d-0000-4000-8000-000000000002   homolog   standard   -         -              -             -\n",
     );
   }
   const out = await hoop(fake.url, ["agents", "-o", "json"]);

@@ -35,7 +35,11 @@ offline, session cut).
 Options:
   -i, --input TEXT   the input (a script, or SQL)
   -f, --file FILE    read the input from FILE
-  -o, --output FMT   postgres results as table (default), json or csv
+  -o, --output FMT   postgres results as table (default), json or csv; json types the
+                     values: int2/int4/int8, float4/float8 and numeric as numbers (int8
+                     beyond 2^53 and numeric past 15 significant digits stay strings, so no
+                     digit is lost; so do NaN and Infinity), bool as true/false, json/jsonb parsed,
+                     NULL as null, other types as their text
 ${API_URL_HELP}
 
 Examples:

@@ -15,6 +15,24 @@ import { agentKey } from "./start_agent.ts";
 /** Exit code of `hoop run` when hoop itself fails before the application could run. */
 const RUN_FAILURE_EXIT = 255;
 
+/**
+ * Refuse `hoop run -- APP` unless the flags say what to publish. Beside an
+ * application the defaults (a console on $SHELL named after the host) would
+ * quietly give every admin a shell on the application's host; an operator who
+ * wants that says so with --command.
+ */
+export function requireExplicitResource(values: FlagValues, app: string[]): void {
+  if (app.length === 0) return;
+  const given = ["postgres", "tcp", "command"].some((f) => stringFlag(values, f) !== undefined);
+  if (given) return;
+  const name = stringFlag(values, "name") ?? "NAME";
+  throw new UsageError(
+    `"-- ${app[0]}" needs one of --postgres, --tcp or --command: hoop run does not publish ` +
+      "a shell beside an application by default",
+    { hint: `for example "hoop run --name ${name} --command 'rails console' -- ${app.join(" ")}"` },
+  );
+}
+
 /** Build the one connection `hoop run` publishes from its flags. */
 export function embeddedConnection(ctx: Context, values: FlagValues): EmbeddedConnection {
   const pg = stringFlag(values, "postgres");
@@ -72,11 +90,12 @@ export const runCommand: Command = {
   usage:
     "hoop run [--name NAME] (--postgres URI | --tcp HOST:PORT | --command CMD) [-- APP ARGS...]",
   help: `Publishes exactly one connection named --name (default: this host's name) and serves
-it, with HOOP_KEY set to the organization key ("hoop admin get orgkeys") or to an agent key
+it (the start-up line on stderr names it, and says which parts are defaults), with HOOP_KEY set to the organization key ("hoop admin get orgkeys") or to an agent key
 with mode=embedded. Secrets in --postgres stay here: the gateway only sees a redacted URI.
 To keep the password out of process listings, leave it out of the URI and set PGPASSWORD.
 
-With "-- APP ARGS", APP runs in the foreground with this terminal's stdin/stdout/stderr,
+With "-- APP ARGS", one of --postgres, --tcp or --command is required: beside an application,
+hoop run never publishes a shell by default. APP runs in the foreground with this terminal's stdin/stdout/stderr,
 SIGINT and SIGTERM are forwarded to it, and hoop run exits with its exit code (stopping the
 agent). Without it, hoop run serves until SIGINT/SIGTERM or until its key is revoked.
 Exit codes: the application's; 1 when the key is refused; 2 for usage errors; 255 when the
@@ -86,7 +105,7 @@ Options:
   --name NAME          connection name (letters, digits, hyphens)
   --postgres URI       a PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DB
   --tcp HOST:PORT      a TCP service
-  --command CMD        a command or console (default: $SHELL)
+  --command CMD        a command or console (default without "--": $SHELL)
 
 Examples:
   hoop run --name pgdemo --postgres 'postgres://app:secret@127.0.0.1:5432/app'
@@ -100,8 +119,11 @@ Examples:
   },
   passThrough: true,
   async run(ctx, args) {
+    const app = args.rest ?? [];
+    requireExplicitResource(args.values, app);
     const dsn = agentKey(ctx);
     const embedded = embeddedConnection(ctx, args.values);
+    await ctx.stderr.writeln(publishLine(embedded, args.values));
     const tlsCa = await loadTlsCa(ctx);
     const stop = new AbortController();
     // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
@@ -113,11 +135,26 @@ Examples:
       embedded,
       signal: stop.signal,
     });
-    const app = args.rest ?? [];
     if (app.length === 0) return await serveUntilSignal(agent, stop);
     return await runApplication(ctx, app, agent, stop);
   },
 };
+
+/** The start-up line naming what is published, and which parts are defaults. */
+function publishLine(c: EmbeddedConnection, values: FlagValues): string {
+  const what = c.type === "postgres"
+    ? `postgres ${c.publicConfig.uri}`
+    : c.type === "tcp"
+    ? `tcp ${c.publicConfig.host}:${c.publicConfig.port}`
+    : `command "${c.publicConfig.command}"`;
+  const defaults: string[] = [];
+  if (stringFlag(values, "name") === undefined) defaults.push("the name is this host's name");
+  if (c.type === "command" && stringFlag(values, "command") === undefined) {
+    defaults.push("the command is the default $SHELL");
+  }
+  const note = defaults.length ? ` (${defaults.join("; ")}: see "hoop run --help")` : "";
+  return `hoop run: publishing connection "${c.name}": ${what}${note}`;
+}
 
 async function serveUntilSignal(
   agent: Promise<AgentExit>,

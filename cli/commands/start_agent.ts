@@ -29,7 +29,8 @@ It reconnects forever with backoff (1 s doubling to 15 s) when the gateway is un
 and exits 1 when its key is revoked or unknown. SIGINT/SIGTERM stop it cleanly (exit 0).
 
 Environment:
-  HOOP_KEY     the agent's DSN from "hoop admin create agent NAME" (required)
+  HOOP_KEY     the agent's DSN from "hoop admin create agent NAME" (required; an
+               embedded-mode key or the org key is refused: those are for "hoop run")
   HOOP_TLSCA   CA certificate for grpcs:// gateways: a PEM file path or base64://PEM
 
 Examples:
@@ -38,6 +39,19 @@ Examples:
   options: {},
   async run(ctx) {
     const dsn = agentKey(ctx);
+    if (dsn.mode === "embedded") {
+      // The org key and mode=embedded keys publish their own connection: a standard agent
+      // on one would come online serving nothing.
+      throw new HoopError(
+        "invalid_argument",
+        `Cannot start agent "${dsn.name}": HOOP_KEY is an embedded-mode key (mode=embedded), ` +
+          `for "hoop run"`,
+        {
+          hint: 'use it with "hoop run --name NAME --command CMD", or create a standard key ' +
+            'with "hoop admin create agent NAME"',
+        },
+      );
+    }
     const tlsCa = await loadTlsCa(ctx);
     const stop = new AbortController();
     void waitForShutdownSignal(stop.signal).then((sig) => {
