@@ -41,6 +41,11 @@ export interface GatewayOptions {
   dataListen?: string;
   /** PostgreSQL listener address (off unless given), e.g. `0.0.0.0:15432`. */
   postgresListen?: string;
+  /**
+   * Let the PostgreSQL listener take passwords over plain TCP although it has
+   * TLS (`--postgres-listen-insecure`); refused by default.
+   */
+  postgresListenInsecure?: boolean;
   /** Data directory (SQLite file, secret key), default `~/.hoop/gateway`. */
   dataDir?: string;
   /** Store URL; empty means embedded SQLite in `dataDir`. */
@@ -49,7 +54,7 @@ export interface GatewayOptions {
   grpcUrl?: string;
   /** Public `host:port` of the data port, default the listen address. */
   dataUrl?: string;
-  /** PEM certificate and key: TLS on gRPC, the API and the data port. */
+  /** PEM certificate and key: TLS on gRPC, the API, the data port and the PostgreSQL listener. */
   tlsCert?: string;
   tlsKey?: string;
   /** Base64 32-byte key sealing secrets at rest (`HOOP_SECRET_KEY`). */
@@ -142,7 +147,16 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       : undefined;
     const pg = pgListen
       ? await listenOrExplain(
-        () => startPostgresListener(pgListen, { store, presence, broker, log, throttle }),
+        () =>
+          startPostgresListener(pgListen, {
+            store,
+            presence,
+            broker,
+            log,
+            throttle,
+            tls,
+            insecure: opts.postgresListenInsecure,
+          }),
         "PostgreSQL clients",
         pgListen,
       )

@@ -1,17 +1,35 @@
 /**
  * {@linkcode NodeSocketConn}: node sockets behind the `Deno.Conn` interface
- * that hoop's splice and header code use.
+ * that hoop's splice and header code use; and {@linkcode connDuplex}, the
+ * reverse, a `Deno.Conn` as a node stream, so that `node:tls` can run the
+ * server side of a TLS upgrade on a connection Deno accepted (Deno's own
+ * `startTls` is client-side only).
  *
  * @module
  */
 import type net from "node:net";
 import { Buffer } from "node:buffer";
+import { Duplex } from "node:stream";
+import { closeQuietly, writeAll } from "./bytes.ts";
 
 /**
  * Receive buffer of {@linkcode NodeSocketConn}: past it the socket is paused,
  * so TCP back-pressure reaches the server instead of memory growing.
  */
 const NODE_CONN_HIGH_WATER_BYTES = 256 * 1024;
+
+/** Read size of {@linkcode connDuplex}: one TLS record's worth and some. */
+const DUPLEX_READ_BYTES = 64 * 1024;
+
+/** Options of {@linkcode NodeSocketConn}. */
+export interface NodeSocketConnOptions {
+  /**
+   * Addresses to report instead of the socket's: a TLS socket over
+   * {@linkcode connDuplex} has none of its own.
+   */
+  localAddr?: Deno.NetAddr;
+  remoteAddr?: Deno.NetAddr;
+}
 
 /**
  * A `Deno.Conn` over a node `net.Socket`/`tls.TLSSocket`. Used where Deno's
@@ -33,9 +51,11 @@ export class NodeSocketConn implements Deno.TcpConn {
   #readable?: ReadableStream<Uint8Array<ArrayBuffer>>;
   #writable?: WritableStream<Uint8Array<ArrayBufferLike>>;
   #listeners: [string, (...a: never[]) => void][];
+  #addrs: NodeSocketConnOptions;
 
-  constructor(sock: net.Socket) {
+  constructor(sock: net.Socket, opts: NodeSocketConnOptions = {}) {
     this.#sock = sock;
+    this.#addrs = opts;
     const onData = (d: Buffer) => {
       this.#chunks.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
       this.#queued += d.byteLength;
@@ -134,6 +154,7 @@ export class NodeSocketConn implements Deno.TcpConn {
   }
 
   get localAddr(): Deno.NetAddr {
+    if (this.#addrs.localAddr) return this.#addrs.localAddr;
     return {
       transport: "tcp",
       hostname: this.#sock.localAddress ?? "",
@@ -142,6 +163,7 @@ export class NodeSocketConn implements Deno.TcpConn {
   }
 
   get remoteAddr(): Deno.NetAddr {
+    if (this.#addrs.remoteAddr) return this.#addrs.remoteAddr;
     return {
       transport: "tcp",
       hostname: this.#sock.remoteAddress ?? "",
@@ -173,4 +195,48 @@ export class NodeSocketConn implements Deno.TcpConn {
     });
     return this.#writable;
   }
+}
+
+/**
+ * A node `Duplex` over `conn`, starting with `replay` (bytes already read
+ * from `conn` that belong to the stream, such as a TLS ClientHello's first
+ * bytes). Reads happen only when the stream wants more, so back-pressure
+ * reaches the peer; destroying the stream closes `conn`.
+ */
+export function connDuplex(conn: Deno.Conn, replay?: Uint8Array): Duplex {
+  let pending = replay?.length ? Buffer.from(replay) : undefined;
+  let reading = false;
+  return new Duplex({
+    read() {
+      if (pending) {
+        const first = pending;
+        pending = undefined;
+        this.push(first);
+        return;
+      }
+      if (reading) return;
+      reading = true;
+      const buf = new Uint8Array(DUPLEX_READ_BYTES);
+      conn.read(buf).then(
+        (n) => {
+          reading = false;
+          this.push(n === null ? null : Buffer.from(buf.buffer, 0, n));
+        },
+        (err) => {
+          reading = false;
+          this.destroy(err);
+        },
+      );
+    },
+    write(chunk: Buffer, _encoding, done) {
+      writeAll(conn, chunk).then(() => done(), done);
+    },
+    final(done) {
+      conn.closeWrite().then(() => done(), () => done());
+    },
+    destroy(err, done) {
+      closeQuietly(conn);
+      done(err);
+    },
+  });
 }

@@ -1,7 +1,7 @@
 import { log } from "../../proto/log.ts";
 import { installProcessGuard } from "../../proto/process_guard.ts";
 import { invalidArgument } from "../../proto/errors.ts";
-import { type Command, type FlagValues, stringFlag } from "../command.ts";
+import { booleanFlag, type Command, type FlagValues, stringFlag } from "../command.ts";
 import type { Context } from "../context.ts";
 import { waitForShutdownSignal } from "./_signals.ts";
 
@@ -32,6 +32,11 @@ async function readPem(path: string | undefined, what: string): Promise<string |
       cause: err,
     });
   }
+}
+
+/** An environment switch: `1`, `true` or `yes` turn it on; unset or anything else leaves it off. */
+function envTrue(value: string | undefined): boolean {
+  return ["1", "true", "yes"].includes((value ?? "").toLowerCase());
 }
 
 /** Parse `12h`, `30m`, `45s` or plain seconds. */
@@ -68,7 +73,10 @@ Options:
   --api-listen ADDR    HTTP JSON API             (HOOP_API_LISTEN, default 0.0.0.0:8009)
   --data-listen ADDR   data connections          (HOOP_DATA_LISTEN, default 0.0.0.0:8011)
   --postgres-listen ADDR  PostgreSQL clients straight to the gateway
-                       (HOOP_POSTGRES_LISTEN, off by default; e.g. 0.0.0.0:15432)
+                       (HOOP_POSTGRES_LISTEN, off by default; e.g. 0.0.0.0:15432);
+                       with --tls-cert it speaks TLS and refuses passwords in clear
+  --postgres-listen-insecure  take passwords over plain TCP on a TLS listener too
+                       (HOOP_POSTGRES_LISTEN_INSECURE=1)
   --data-dir DIR       SQLite store, secret key  (HOOP_DATA_DIR, default ~/.hoop/gateway)
   --database-url URL   postgres://... store      (HOOP_DATABASE_URL, default embedded SQLite)
   --grpc-url URL       public gRPC URL in DSNs   (HOOP_GRPC_URL, default grpc://127.0.0.1:PORT)
@@ -88,7 +96,10 @@ Examples:
   hoop start gateway
   hoop start gateway --data-dir /var/lib/hoop --tls-cert cert.pem --tls-key key.pem
   HOOP_DATABASE_URL=postgres://hoop:secret@db:5432/hoop hoop start gateway`,
-  options: Object.fromEntries(SETTINGS.map(([flag]) => [flag, { type: "string" as const }])),
+  options: {
+    ...Object.fromEntries(SETTINGS.map(([flag]) => [flag, { type: "string" as const }])),
+    "postgres-listen-insecure": { type: "boolean" },
+  },
   async run(ctx, args) {
     const v = (flag: string, env: string) => setting(ctx, args.values, flag, env);
     const ttl = ctx.env("HOOP_TOKEN_TTL");
@@ -102,6 +113,8 @@ Examples:
       apiListen: v("api-listen", "HOOP_API_LISTEN"),
       dataListen: v("data-listen", "HOOP_DATA_LISTEN"),
       postgresListen: v("postgres-listen", "HOOP_POSTGRES_LISTEN"),
+      postgresListenInsecure: booleanFlag(args.values, "postgres-listen-insecure") ||
+        envTrue(ctx.env("HOOP_POSTGRES_LISTEN_INSECURE")),
       dataDir: v("data-dir", "HOOP_DATA_DIR"),
       databaseUrl: v("database-url", "HOOP_DATABASE_URL"),
       grpcUrl: v("grpc-url", "HOOP_GRPC_URL"),

@@ -21,6 +21,14 @@ export interface LocalClient {
   prelude?: Uint8Array;
   /** Tell the client, in its own protocol, why the session cannot start. */
   refuse(message: string): Promise<void>;
+  /**
+   * Carry the agent's first answer to the client before the relay becomes a
+   * plain splice (the PostgreSQL listener swaps the backend's cancel key for
+   * its own there); resolves with the bytes written to the client.
+   */
+  greet?(agent: Deno.Conn): Promise<number>;
+  /** The relay has ended (called once, after `greet`, whatever the outcome). */
+  ended?(): void;
 }
 
 /** One session between `open()` and its record's close. */

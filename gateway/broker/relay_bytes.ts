@@ -1,6 +1,7 @@
 /**
  * The relay of TCP-type sessions (postgres, tcp): a raw splice, with the
- * client's PostgreSQL statements tapped on their way to the agent.
+ * client's PostgreSQL statements tapped on their way to the agent, after a
+ * local client's optional `greet` of the agent's first answer.
  *
  * @module
  */
@@ -26,6 +27,14 @@ export async function relayBytes(
     rec.bytesIn += prelude.length;
     tap?.push(prelude);
   }
+  let greeted = 0;
+  try {
+    // Before the splice, so that after the agent's hello the hot path stays a plain splice.
+    if (session.local?.greet) greeted = await session.local.greet(agent);
+  } catch (err) {
+    session.local?.ended?.();
+    throw err;
+  }
   const result = await splice(client, agent, {
     observer: {
       onData(direction, chunk) {
@@ -37,7 +46,8 @@ export async function relayBytes(
       },
     },
   });
+  session.local?.ended?.();
   rec.bytesIn = result.a2b + (prelude?.length ?? 0);
-  rec.bytesOut = result.b2a;
+  rec.bytesOut = result.b2a + greeted;
   return result.error;
 }

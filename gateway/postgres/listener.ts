@@ -15,26 +15,37 @@
  * after authentication, out of order. The prelude is therefore plain 3.0 with
  * only `FORWARDED_PARAMS`.
  *
+ * With a certificate the listener speaks TLS (`listener_tls.ts`) and refuses
+ * passwords over plain TCP unless told it may (`insecure`). Cancel requests
+ * are routed by a key of the listener's own (`cancel_keys.ts`): the backend's
+ * `BackendKeyData` is swapped on its way to the client (`backend_hello.ts`),
+ * and a matching `CancelRequest` becomes a short session of its own whose
+ * prelude is the real key, which the agent's front end forwards to the server.
+ *
  * @module
  */
 import { acceptLoop } from "../../proto/accept_loop.ts";
 import { closeQuietly, writeAll } from "../../proto/bytes.ts";
 import { HoopError } from "../../proto/errors.ts";
-import type { HostPort } from "../../proto/host_port.ts";
+import { formatHostPort, type HostPort } from "../../proto/host_port.ts";
 import type { Logger } from "../../proto/log.ts";
 import {
   AUTH_CLEARTEXT_PASSWORD,
   encodeAuthentication,
+  encodeCancel,
   encodeErrorResponse,
   encodeStartup,
   MessageReader,
-  negotiateStartup,
 } from "../../proto/pgwire/mod.ts";
 import { authenticatePassword, authenticateToken, canUse } from "../auth.ts";
 import type { LoginThrottle } from "../login_throttle.ts";
 import type { SessionBroker } from "../broker/mod.ts";
 import type { PresenceRegistry } from "../presence.ts";
 import type { Store, User } from "../store/store.ts";
+import { relayBackendHello } from "./backend_hello.ts";
+import { type BackendKey, CancelKeys } from "./cancel_keys.ts";
+import { negotiateListenerStartup } from "./listener_startup.ts";
+import { ListenerTls, type ListenerTlsFiles } from "./listener_tls.ts";
 
 /** A client must finish its startup and password this fast. */
 const STARTUP_TIMEOUT_MS = 15_000;
@@ -59,6 +70,20 @@ export interface PostgresListenerContext {
   log: Logger;
   /** Slows password guessing; shared with the API's login. */
   throttle: LoginThrottle;
+  /** PEM certificate and key: TLS on this port (after `SSLRequest`, or direct). */
+  tls?: ListenerTlsFiles;
+  /**
+   * Accept password logins over plain TCP although `tls` is set
+   * (`--postgres-listen-insecure`); by default they are refused.
+   */
+  insecure?: boolean;
+}
+
+/** The listener's state shared by its connections. */
+interface ListenerState {
+  ctx: PostgresListenerContext;
+  tls?: ListenerTls;
+  keys: CancelKeys;
 }
 
 /** A running PostgreSQL listener. */
@@ -72,8 +97,22 @@ export function startPostgresListener(
   addr: HostPort,
   ctx: PostgresListenerContext,
 ): PostgresListener {
+  const state: ListenerState = {
+    ctx,
+    tls: ctx.tls ? new ListenerTls(ctx.tls) : undefined,
+    keys: new CancelKeys(),
+  };
   const listener = Deno.listen({ hostname: addr.hostname, port: addr.port });
-  const loop = acceptLoop(listener, (conn) => serveClient(ctx, conn), {
+  if (!ctx.tls && !isLoopback(listener.addr.hostname)) {
+    ctx.log.warn(
+      "postgres listener has no TLS: hoop tokens and passwords cross the network in clear",
+      {
+        addr: formatHostPort(listener.addr),
+        hint: "start the gateway with --tls-cert and --tls-key",
+      },
+    );
+  }
+  const loop = acceptLoop(listener, (conn) => serveClient(state, conn), {
     onAcceptError: (err) => ctx.log.warn("postgres listener accept failed", { err }),
     onError: (err) => ctx.log.debug("postgres client failed", { err }),
   });
@@ -92,34 +131,57 @@ const SQLSTATE = {
   protocolViolation: "08P01",
 } as const;
 
-async function fatal(conn: Deno.Conn, code: string, message: string): Promise<void> {
+/** True for an address only this host can reach. */
+function isLoopback(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");
+}
+
+async function fatal(
+  conn: Deno.Conn,
+  code: string,
+  message: string,
+  hint?: string,
+): Promise<void> {
   try {
-    await writeAll(conn, encodeErrorResponse("FATAL", code, message));
+    await writeAll(conn, encodeErrorResponse("FATAL", code, message, hint));
   } catch {
     // Client gone.
   }
   closeQuietly(conn);
 }
 
-async function serveClient(ctx: PostgresListenerContext, conn: Deno.TcpConn): Promise<void> {
-  const timer = setTimeout(() => closeQuietly(conn), STARTUP_TIMEOUT_MS);
+async function serveClient(state: ListenerState, accepted: Deno.TcpConn): Promise<void> {
+  const ctx = state.ctx;
+  // Replaced by the TLS conn once the client upgrades; what the client hears goes there.
+  let conn: Deno.Conn = accepted;
+  const timer = setTimeout(() => {
+    closeQuietly(conn);
+    closeQuietly(accepted);
+  }, STARTUP_TIMEOUT_MS);
   let params: Record<string, string>;
   let user: User;
   try {
-    // No TLS upgrade on this port (Deno cannot start server-side TLS on an
-    // accepted socket): encryption is refused, clients with sslmode=prefer go on.
-    const first = await negotiateStartup(conn);
-    if (!first) return conn.close();
+    const first = await negotiateListenerStartup(accepted, state.tls);
+    if (!first) return closeQuietly(accepted);
+    conn = first.conn;
     if (first.packet.kind === "cancel") {
-      // Cancel keys belong to the backend behind the agent; a cancel here cannot be
-      // routed without a session, so it is dropped as PostgreSQL drops unknown keys.
-      return conn.close();
+      clearTimeout(timer);
+      return await routeCancel(state, conn, first.packet);
     }
     params = first.packet.params;
     const email = (params.user ?? "").toLowerCase();
     const database = params.database || email;
     if (!email) {
       return await fatal(conn, SQLSTATE.invalidAuthorization, "no user name: use your hoop email");
+    }
+    if (state.tls && !first.secure && !ctx.insecure) {
+      // Asked before the password, so that the client never sends it in clear.
+      return await fatal(
+        conn,
+        SQLSTATE.invalidAuthorization,
+        `Cannot log in to "${database}" over plain TCP: this listener has TLS and refuses passwords in clear`,
+        "connect with sslmode=require (or start the gateway with --postgres-listen-insecure)",
+      );
     }
     // AuthenticationCleartextPassword: the password is a hoop token or the account password.
     await writeAll(conn, encodeAuthentication(AUTH_CLEARTEXT_PASSWORD));
@@ -174,22 +236,67 @@ async function serveClient(ctx: PostgresListenerContext, conn: Deno.TcpConn): Pr
     const forwarded: Record<string, string> = { user: email, database };
     for (const k of FORWARDED_PARAMS) if (params[k] !== undefined) forwarded[k] = params[k];
     clearTimeout(timer);
+    const client = conn;
+    let key: BackendKey | undefined;
     await ctx.broker.open({
       user,
       connection,
       agent,
       verb: "connect",
       local: {
-        conn,
+        conn: client,
         prelude: encodeStartup(forwarded),
         refuse: (message) =>
-          writeAll(conn, encodeErrorResponse("FATAL", SQLSTATE.cannotConnect, message)),
+          writeAll(client, encodeErrorResponse("FATAL", SQLSTATE.cannotConnect, message)),
+        greet: (agentConn) =>
+          relayBackendHello(agentConn, client, (backend) => {
+            if (key) state.keys.forget(key);
+            key = state.keys.issue({ user, connection, agent, backend });
+            return key;
+          }),
+        ended: () => {
+          if (key) state.keys.forget(key);
+        },
       },
     });
   } catch (err) {
     clearTimeout(timer);
     if (err instanceof HoopError) return await fatal(conn, SQLSTATE.cannotConnect, err.message);
     throw err;
+  }
+}
+
+/**
+ * Forward a client's `CancelRequest` to the backend of the session its key
+ * names, as a short session of its own through the same agent whose prelude
+ * is the real key. A guessed, stale or unroutable key is answered as
+ * PostgreSQL answers every cancel: the connection closes, nothing said.
+ */
+async function routeCancel(state: ListenerState, conn: Deno.Conn, key: BackendKey): Promise<void> {
+  const target = state.keys.find(key);
+  if (!target) {
+    state.ctx.log.debug("postgres cancel request with an unknown key dropped", {});
+    return closeQuietly(conn);
+  }
+  try {
+    await state.ctx.broker.open({
+      user: target.user,
+      connection: target.connection,
+      agent: target.agent,
+      verb: "connect",
+      local: {
+        conn,
+        prelude: encodeCancel(target.backend.pid, target.backend.secret),
+        refuse: () => Promise.resolve(),
+      },
+    });
+  } catch (err) {
+    state.ctx.log.info("postgres cancel request not forwarded", {
+      user: target.user.email,
+      conn: target.connection.name,
+      err,
+    });
+    closeQuietly(conn);
   }
 }
 

@@ -161,6 +161,25 @@ export function encodeCancel(pid: number, secret: Uint8Array): Uint8Array {
   return concatBytes([int32(12 + secret.length), int32(CANCEL_REQUEST_CODE), int32(pid), secret]);
 }
 
+/** `BackendKeyData` (`K`): the key a client names its backend by in a `CancelRequest`. */
+export function encodeBackendKeyData(pid: number, secret: Uint8Array): Uint8Array {
+  return encodeMessage("K", concatBytes([int32(pid), secret]));
+}
+
+/**
+ * The pid and secret of a `BackendKeyData` body; throws `invalid_argument`
+ * when it is too short (protocol 3.0 has a 4-byte secret, 3.2 up to 256).
+ */
+export function parseBackendKeyData(body: Uint8Array): { pid: number; secret: Uint8Array } {
+  if (body.length < 8) {
+    throw new HoopError(
+      "invalid_argument",
+      `Cannot read PostgreSQL BackendKeyData: its body is ${body.length} bytes, less than 8`,
+    );
+  }
+  return { pid: readInt32(body, 0), secret: body.slice(4) };
+}
+
 /** `PasswordMessage` (cleartext or `md5...` hash). */
 export function encodePasswordMessage(password: string): Uint8Array {
   return encodeMessage("p", cstr(password));
@@ -191,8 +210,16 @@ export function encodeCopyFail(message: string): Uint8Array {
   return encodeMessage("f", cstr(message));
 }
 
-/** `ErrorResponse` with severity (also as the non-localized `V`), SQLSTATE and message. */
-export function encodeErrorResponse(severity: string, code: string, message: string): Uint8Array {
+/**
+ * `ErrorResponse` with severity (also as the non-localized `V`), SQLSTATE,
+ * message and, when given, a hint (`H`, which psql prints as `HINT:`).
+ */
+export function encodeErrorResponse(
+  severity: string,
+  code: string,
+  message: string,
+  hint?: string,
+): Uint8Array {
   return encodeMessage(
     "E",
     concatBytes([
@@ -204,6 +231,7 @@ export function encodeErrorResponse(severity: string, code: string, message: str
       cstr(code),
       enc.encode("M"),
       cstr(message.replaceAll("\0", "")),
+      ...(hint === undefined ? [] : [enc.encode("H"), cstr(hint.replaceAll("\0", ""))]),
       new Uint8Array(1),
     ]),
   );

@@ -32,7 +32,26 @@ export interface RawStartupPacket {
 export async function readStartupPacket(conn: ByteReader): Promise<RawStartupPacket | null> {
   const head = await readFull(conn, 4, "PostgreSQL startup packet");
   if (!head) return null;
-  const len = new DataView(head.buffer).getInt32(0);
+  return await readStartupRest(conn, head);
+}
+
+/**
+ * The first byte of a TLS record carrying a handshake: a client that opens
+ * with it is starting TLS at once (PostgreSQL 17's `sslnegotiation=direct`)
+ * instead of sending a startup packet, whose first byte (of a length below
+ * {@linkcode MAX_STARTUP_PACKET_BYTES}) is always 0.
+ */
+export const TLS_HANDSHAKE_RECORD_BYTE = 0x16;
+
+/**
+ * {@linkcode readStartupPacket} for a caller that has already read the
+ * packet's 4-byte length `head` (to look for {@linkcode TLS_HANDSHAKE_RECORD_BYTE}).
+ */
+export async function readStartupRest(
+  conn: ByteReader,
+  head: Uint8Array,
+): Promise<RawStartupPacket> {
+  const len = new DataView(head.buffer, head.byteOffset, 4).getInt32(0);
   if (len < 8 || len > MAX_STARTUP_PACKET_BYTES) {
     throw new HoopError(
       "invalid_argument",
@@ -58,8 +77,9 @@ export type EncryptionAnswer = "N";
 export interface NegotiateStartupOptions {
   /**
    * The answer to each `SSLRequest`/`GSSENCRequest`; default `N`. Every
-   * caller refuses today: the agent's and `hoop connect`'s hops ride inside
-   * hoop's data connection, and TLS on the gateway's listener is a later issue.
+   * caller refuses: the agent's and `hoop connect`'s hops ride inside hoop's
+   * data connection. The gateway's listener, which does TLS, runs its own
+   * negotiation (`gateway/postgres/listener_startup.ts`).
    */
   answerEncryption?(kind: "ssl" | "gssenc"): EncryptionAnswer;
 }
