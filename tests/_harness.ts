@@ -495,3 +495,18 @@ export function startEchoServer(): EchoServer {
     [Symbol.asyncDispose]: close,
   };
 }
+
+/**
+ * A directory holding a `hoop` shell script that runs this checkout's CLI, to
+ * put first on PATH so shell lines from the docs run verbatim. Removed on dispose.
+ */
+export async function hoopOnPath(): Promise<{ dir: string } & AsyncDisposable> {
+  const dir = await Deno.makeTempDir({ prefix: "hoop-bin-" });
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const argv = [Deno.execPath(), ...hoopArgv([])].map(quote).join(" ");
+  await Deno.writeTextFile(join(dir, "hoop"), `#!/bin/sh\nexec ${argv} "$@"\n`, { mode: 0o755 });
+  return {
+    dir,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}

@@ -18,6 +18,7 @@ import type { Context } from "../context.ts";
 import { openSession } from "../data_client.ts";
 import { enterRawMode, onResize, terminalSize } from "../terminal.ts";
 import { API_URL_HELP, API_URL_OPTION, clientFor, segment } from "./_api.ts";
+import { EndOfInputTypist } from "./_end_of_input.ts";
 import { waitForShutdownSignal } from "./_signals.ts";
 
 /** Default local ports by connection type. */
@@ -49,6 +50,14 @@ in with any user and password: the agent logs in to the server with the real cre
 
 For command connections, opens an interactive console: the terminal goes to raw mode, window
 resizes and Ctrl-C reach the remote program, and hoop exits with the program's exit code.
+When standard input is not a terminal (echo 'print(1)' | hoop connect py), hoop relays it and
+then types Ctrl-D on the remote terminal once the program waits quietly for more (again after
+each new prompt, at most 5 times), so the program ends as it would at a keyboard and hoop exits
+with its code.
+
+The login is read again for every new local connection (HOOP_TOKEN, then ~/.hoop/config.json):
+when the token expires, new connections are refused with a line on stderr, and a "hoop login"
+in another shell makes the next ones work without restarting hoop connect.
 
 Options:
   -p, --port PORT   local port (default 5433 for postgres, 8999 for tcp; 0 picks a free one)
@@ -58,7 +67,8 @@ ${API_URL_HELP}
 Examples:
   hoop connect pgdemo                   # then: psql -h 127.0.0.1 -p 5433 -U any
   hoop connect internal-http -p 8080
-  hoop connect railsc                   # an interactive console`,
+  hoop connect railsc                   # an interactive console
+  echo 'print(1)' | hoop connect py     # the console reads the pipe, then end-of-input`,
   options: { port: { type: "string", short: "p" }, listen: { type: "string" }, ...API_URL_OPTION },
   allowPositionals: 1,
   async run(ctx, args) {
@@ -76,13 +86,17 @@ Examples:
       throw new UsageError(`invalid port "${portText}": use a number from 0 to 65535`);
     }
     const host = stringFlag(args.values, "listen") ?? "127.0.0.1";
-    return await serveLocalPort(ctx, api, conn, { hostname: host, port }, caCert);
+    api.close();
+    // Each new local connection builds its own client, reading HOOP_TOKEN and the config
+    // file again: a "hoop login" after the token expired serves the next connection.
+    const freshClient = () => clientFor(ctx, args.values);
+    return await serveLocalPort(ctx, freshClient, conn, { hostname: host, port }, caCert);
   },
 };
 
 async function serveLocalPort(
   ctx: Context,
-  api: ApiClient,
+  freshClient: () => Promise<ApiClient>,
   conn: Connection,
   addr: { hostname: string; port: number },
   caCert: string | undefined,
@@ -115,7 +129,7 @@ async function serveLocalPort(
   const loop = acceptLoop(listener, async (local) => {
     live.add(local);
     try {
-      await relayOne(ctx, api, conn, local, caCert);
+      await relayOne(ctx, freshClient, conn, local, caCert);
     } finally {
       live.delete(local);
     }
@@ -132,9 +146,19 @@ async function serveLocalPort(
   return 0;
 }
 
+/** The one stderr line for a local connection the gateway would not open. */
+function refusalLine(name: string, err: unknown): string {
+  const message = err instanceof HoopError ? err.message : String(err);
+  if (err instanceof HoopError && err.code === "unauthenticated") {
+    return `hoop: ${message}: run "hoop login" and connect again ` +
+      `(this hoop connect to "${name}" uses the new login without a restart)`;
+  }
+  return `hoop: ${message}`;
+}
+
 async function relayOne(
   ctx: Context,
-  api: ApiClient,
+  freshClient: () => Promise<ApiClient>,
   conn: Connection,
   local: Deno.TcpConn,
   caCert: string | undefined,
@@ -143,17 +167,21 @@ async function relayOne(
   // while the session opens, saving a round trip through gateway and agent.
   const startup = conn.type === "postgres" ? settle(negotiateStartup(local)) : undefined;
   let remote: Deno.Conn;
+  let api: ApiClient | undefined;
   try {
+    api = await freshClient();
     remote = (await openSession(api, { connection: conn.name, verb: "connect" }, { caCert })).conn;
   } catch (err) {
     const message = err instanceof HoopError ? err.message : String(err);
-    await ctx.stderr.writeln(`hoop: ${message}`);
+    await ctx.stderr.writeln(refusalLine(conn.name, err));
     const first = await startup;
     if (first?.ok && first.value?.packet.kind === "startup") {
       await writeAll(local, encodeErrorResponse("FATAL", "08006", message)).catch(() => {});
     }
     closeQuietly(local);
     return;
+  } finally {
+    api?.close();
   }
   if (startup) {
     const first = await startup;
@@ -199,11 +227,22 @@ async function runConsole(
   let errorText: string | undefined;
   // Whether the program left the cursor mid-line (a prompt): our own message then starts a new one.
   let midLine = false;
+  // Piped input ends with nothing the remote terminal understands: type its Ctrl-D. The
+  // keys still belong to the terminal, so STDIN_EOF follows the last of them.
+  const typist = ctx.isTerminal ? undefined : new EndOfInputTypist(
+    (bytes) => writeFrame(conn, FrameType.STDIN, bytes),
+    () => writeFrame(conn, FrameType.STDIN_EOF),
+  );
   // Keystrokes (Ctrl-C included, as byte 0x03 in raw mode) go to the remote terminal.
   const input = (async () => {
     try {
-      for await (const chunk of ctx.stdin.readable) await writeFrame(conn, FrameType.STDIN, chunk);
-      await writeFrame(conn, FrameType.STDIN_EOF);
+      let last = 0x0a;
+      for await (const chunk of ctx.stdin.readable) {
+        await writeFrame(conn, FrameType.STDIN, chunk);
+        if (chunk.length) last = chunk[chunk.length - 1];
+      }
+      if (typist) await typist.inputEnded(last !== 0x0a && last !== 0x0d);
+      else await writeFrame(conn, FrameType.STDIN_EOF);
     } catch {
       // The session ended while we were writing.
     }
@@ -215,6 +254,7 @@ async function runConsole(
       if (!f) break;
       if (f.type === FrameType.STDOUT || f.type === FrameType.STDERR) {
         await ctx.stdout.write(f.payload);
+        typist?.output();
         if (f.payload.length) midLine = f.payload[f.payload.length - 1] !== 0x0a;
       } else if (f.type === FrameType.ERROR) errorText = new TextDecoder().decode(f.payload);
       else if (f.type === FrameType.EXIT) {
@@ -225,6 +265,7 @@ async function runConsole(
   } catch (err) {
     errorText ??= `the session broke: ${describeNetError(err)}`;
   } finally {
+    typist?.close();
     stopResize();
     restore();
     closeQuietly(conn);
