@@ -3,7 +3,9 @@
  * through one `hoop connect`, many concurrent `hoop exec`, a client that
  * stops reading beside a large transfer, and clients that vanish
  * mid-transfer. After each, the gateway's resident memory and open file
- * descriptors (read from `/proc`) must settle back near their baseline.
+ * descriptors (read from `/proc`) must settle back near their baseline, and
+ * sessions opened one after another at the end must not grow it (the leak
+ * check: a burst's memory comes back slowly, so its own margin is loose).
  * `HOOP_SOAK=1` (`deno task test:soak`) runs the bigger sizes.
  * The figures are printed for the closing note.
  */
