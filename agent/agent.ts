@@ -53,6 +53,56 @@ const TLS_TRUST_ERROR = /certificate|issuer|self[- ]signed|UnknownIssuer/i;
 const TLS_TRUST_HINT =
   "set HOOP_TLSCA to the gateway's CA certificate (a file path or base64://PEM)";
 
+/** What a TLS client meets at a port that does not speak TLS. */
+const NOT_TLS_ERROR = /wrong version number|InvalidContentType|corrupt message|packet length/i;
+/** How long the grpc:// diagnosis waits for a TLS handshake with the gateway. */
+const TLS_PROBE_TIMEOUT_MS = 2_000;
+
+/**
+ * Name a TLS mismatch between HOOP_KEY and the gateway: a grpcs:// key at a
+ * plain port fails with a TLS record error; a grpc:// key at a TLS port only
+ * sees the connection closed, so one TLS handshake asks the port what it is.
+ */
+async function tlsMismatch(
+  dsn: Dsn,
+  message: string,
+): Promise<{ state: string; hint: string } | undefined> {
+  const at = `${grpcTarget(dsn)}`;
+  if (dsn.tls) {
+    if (!NOT_TLS_ERROR.test(message)) return undefined;
+    return {
+      state: `HOOP_KEY says ${dsn.scheme}:// but the gateway at ${at} does not speak TLS`,
+      hint: "use grpc:// in HOOP_KEY, or start the gateway with --tls-cert and --tls-key",
+    };
+  }
+  if (/ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH/.test(message)) return undefined;
+  if (!await speaksTls(dsn.host, dsn.port)) return undefined;
+  return {
+    state: `HOOP_KEY says ${dsn.scheme}:// but the gateway at ${at} serves TLS`,
+    hint: "use grpcs:// in HOOP_KEY (set HOOP_TLSCA when a private CA signed the certificate)",
+  };
+}
+
+/** True when `host:port` answers a TLS handshake (a certificate it sent counts, trusted or not). */
+async function speaksTls(host: string, port: number): Promise<boolean> {
+  let conn: Deno.TlsConn | undefined;
+  const timer = setTimeout(() => conn?.close(), TLS_PROBE_TIMEOUT_MS);
+  try {
+    conn = await Deno.connectTls({ hostname: host, port });
+    await conn.handshake();
+    return true;
+  } catch (err) {
+    return TLS_TRUST_ERROR.test(String(err)) && !NOT_TLS_ERROR.test(String(err));
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch {
+      // Closed by the timer.
+    }
+  }
+}
+
 /** The one connection an embedded agent (`hoop run`) serves. */
 export interface EmbeddedConnection {
   name: string;
@@ -129,11 +179,18 @@ export async function runAgent(opts: AgentOptions): Promise<AgentExit> {
       lastMessage = "";
       log.debug("reconnecting", { delay_ms: delay });
     } else if (result.message !== lastMessage) {
-      log.warn("gateway unreachable, retrying with backoff", {
-        target: grpcTarget(opts.dsn),
-        err: result.message,
-        hint: TLS_TRUST_ERROR.test(result.message) ? TLS_TRUST_HINT : undefined,
-      });
+      const mismatch = await tlsMismatch(opts.dsn, result.message);
+      log.warn(
+        mismatch
+          ? `gateway unreachable: ${mismatch.state}, retrying with backoff`
+          : "gateway unreachable, retrying with backoff",
+        {
+          target: grpcTarget(opts.dsn),
+          err: result.message,
+          hint: mismatch?.hint ??
+            (TLS_TRUST_ERROR.test(result.message) ? TLS_TRUST_HINT : undefined),
+        },
+      );
       lastMessage = result.message;
     } else {
       log.debug("reconnecting", { delay_ms: delay });

@@ -56,13 +56,33 @@ function codeFromStatus(status: number): ErrorCode {
 }
 
 /** Explain why a request never got an answer, from the text of Deno's fetch error. */
-function connectFailure(err: unknown): { state: string; tls: boolean } {
+function connectFailure(
+  err: unknown,
+  apiUrl: string,
+): { state: string; tls: boolean; hint?: string } {
   const parts: string[] = [];
   for (let e: unknown = err; e instanceof Error && parts.length < 5; e = e.cause) {
     parts.push(e.message);
   }
   const text = parts.join(": ");
   if (/connection refused/i.test(text)) return { state: "connection refused", tls: false };
+  // A TLS client at a plain port reads an HTTP answer as a bad TLS record, and a plain
+  // client at a TLS port reads a TLS record as a bad HTTP version.
+  const https = apiUrl.startsWith("https:");
+  if (https && /InvalidContentType|wrong version number|corrupt message/i.test(text)) {
+    return {
+      state: "the URL says https:// but the gateway does not speak TLS there",
+      tls: false,
+      hint: "use http:// in --api-url / HOOP_API_URL, or start the gateway with --tls-cert",
+    };
+  }
+  if (!https && /invalid HTTP version|HTTP\/0\.9|invalid status line/i.test(text)) {
+    return {
+      state: "the URL says http:// but the gateway serves TLS there",
+      tls: false,
+      hint: "use https:// in --api-url / HOOP_API_URL (and HOOP_TLSCA for a private CA)",
+    };
+  }
   if (/dns error|failed to lookup|name or service not known/i.test(text)) {
     return { state: "the host name cannot be resolved", tls: false };
   }
@@ -148,15 +168,16 @@ export class ApiClient {
       });
     } catch (err) {
       if (!(err instanceof TypeError)) throw err;
-      const { state, tls } = connectFailure(err);
+      const { state, tls, hint } = connectFailure(err, this.apiUrl);
       throw new HoopError(
         "unavailable",
         `Cannot reach the gateway API at "${this.apiUrl}" ${describeSource(this.source)}: ${state}`,
         {
           cause: err,
-          hint: tls
-            ? "set HOOP_TLSCA to the gateway's CA certificate (a file path or base64://PEM)"
-            : 'start one with "hoop start gateway" or set --api-url / HOOP_API_URL',
+          hint: hint ??
+            (tls
+              ? "set HOOP_TLSCA to the gateway's CA certificate (a file path or base64://PEM)"
+              : 'start one with "hoop start gateway" or set --api-url / HOOP_API_URL'),
         },
       );
     }

@@ -29,6 +29,7 @@ import {
   waitFor,
 } from "./_harness.ts";
 import { POSTGRES_SKIP_REASON, startPostgres } from "./_postgres.ts";
+import { makeTestCerts } from "./_tls.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -430,4 +431,64 @@ Deno.test("the small ones of issue 11, on a real gateway", async (t) => {
       assert.match(alone.stderr, /Usage:\n {2}hoop <command>/);
     },
   );
+});
+
+Deno.test("a TLS mismatch between a URL and the gateway says what is wrong (#11)", async (t) => {
+  await using certs = await makeTestCerts();
+  await using plain = await startGateway({ name: "plain gateway" });
+  await using tls = await startGateway({
+    name: "TLS gateway",
+    args: ["--tls-cert", certs.certFile, "--tls-key", certs.keyFile],
+  });
+  const plainAdmin = await signupAdmin(plain);
+  const tlsAdmin = await signupAdmin({
+    ...tls,
+    env: { ...tls.env, HOOP_TLSCA: certs.caCertFile },
+  });
+  const plainKey = (await hoopOk(["admin", "create", "agent", "dev"], { env: plainAdmin.env }))
+    .stdout.trim();
+  const tlsKey = (await hoopOk(["admin", "create", "agent", "dev"], { env: tlsAdmin.env }))
+    .stdout.trim();
+
+  await t.step("the CLI: https:// to a plain gateway, http:// to a TLS one", async () => {
+    const toPlain = await hoop(["admin", "get", "agents"], {
+      env: { ...plainAdmin.env, HOOP_API_URL: plain.apiUrl.replace("http:", "https:") },
+    });
+    assert.equal(toPlain.code, 1);
+    assert.match(
+      toPlain.stderr,
+      /^hoop: Cannot reach the gateway API at "https:[^"]+" \(from HOOP_API_URL\): the URL says https:\/\/ but the gateway does not speak TLS there\nHint: use http:\/\//,
+    );
+    const toTls = await hoop(["admin", "get", "agents"], {
+      env: { ...tlsAdmin.env, HOOP_API_URL: tls.apiUrl.replace("https:", "http:") },
+    });
+    assert.equal(toTls.code, 1);
+    assert.match(
+      toTls.stderr,
+      /^hoop: Cannot reach the gateway API at "http:[^"]+" \(from HOOP_API_URL\): the URL says http:\/\/ but the gateway serves TLS there\nHint: use https:\/\//,
+    );
+  });
+
+  await t.step("an agent: grpcs:// to a plain gateway, grpc:// to a TLS one", async () => {
+    const cases: { key: string; env: Record<string, string>; want: RegExp }[] = [
+      {
+        key: plainKey.replace(/^grpc:/, "grpcs:"),
+        env: { HOOP_TLSCA: certs.caCertFile },
+        want:
+          /HOOP_KEY says grpcs:\/\/ but the gateway at \S+ does not speak TLS.*hint=use grpc:\/\//,
+      },
+      {
+        key: tlsKey.replace(/^grpcs:/, "grpc:"),
+        env: {},
+        want: /HOOP_KEY says grpc:\/\/ but the gateway at \S+ serves TLS.*hint=use grpcs:\/\//,
+      },
+    ];
+    for (const c of cases) {
+      await using agent = spawnHoop("mismatched agent", ["start", "agent"], {
+        env: { HOOP_KEY: c.key, ...c.env },
+      });
+      await agent.log.waitFor(c.want);
+      assert.ok(!agent.log.text.includes("xagt-"), "the key stays secret");
+    }
+  });
 });
