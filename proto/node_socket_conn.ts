@@ -1,22 +1,31 @@
 /**
  * {@linkcode NodeSocketConn}: node sockets behind the `Deno.Conn` interface
- * that hoop's splice and header code use; and {@linkcode connDuplex}, the
+ * that hoop's splice and header code use; {@linkcode NodeSocketListener}, a
+ * `node:net` server behind `Deno.Listener` (for servers that upgrade accepted
+ * sockets with `node:tls`, which runs fastest on a real node socket); and
+ * {@linkcode connDuplex}, the
  * reverse, a `Deno.Conn` as a node stream, so that `node:tls` can run the
  * server side of a TLS upgrade on a connection Deno accepted (Deno's own
  * `startTls` is client-side only).
  *
  * @module
  */
-import type net from "node:net";
+import net from "node:net";
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
-import { closeQuietly, writeAll } from "./bytes.ts";
+import { closeQuietly, concatBytes, writeAll } from "./bytes.ts";
 
 /**
  * Receive buffer of {@linkcode NodeSocketConn}: past it the socket is paused,
  * so TCP back-pressure reaches the server instead of memory growing.
  */
 const NODE_CONN_HIGH_WATER_BYTES = 256 * 1024;
+
+/**
+ * Accepted sockets a {@linkcode NodeSocketListener} holds for `accept()`;
+ * past it new ones are closed at once, as a full kernel backlog would refuse them.
+ */
+const NODE_ACCEPT_QUEUE = 128;
 
 /** Read size of {@linkcode connDuplex}: one TLS record's worth and some. */
 const DUPLEX_READ_BYTES = 64 * 1024;
@@ -78,10 +87,23 @@ export class NodeSocketConn implements Deno.TcpConn {
     for (const [ev, fn] of this.#listeners) sock.on(ev, fn as (...a: unknown[]) => void);
   }
 
-  /** Stop listening (the socket is handed to node:tls). */
-  detach(): void {
+  /**
+   * Stop listening (the socket is handed to node:tls). Returns the bytes
+   * received but not yet read, which a TLS server must refuse: they arrived
+   * before the handshake, unprotected.
+   */
+  detach(): Uint8Array {
     for (const [ev, fn] of this.#listeners) this.#sock.off(ev, fn as (...a: unknown[]) => void);
     this.#sock.pause();
+    const unread = concatBytes(this.#chunks);
+    this.#chunks = [];
+    this.#queued = 0;
+    return unread;
+  }
+
+  /** The node socket underneath, for a TLS upgrade after {@linkcode detach}. */
+  get socket(): net.Socket {
+    return this.#sock;
   }
 
   #notify(): void {
@@ -239,4 +261,94 @@ export function connDuplex(conn: Deno.Conn, replay?: Uint8Array): Duplex {
       done(err);
     },
   });
+}
+
+/** node's errno codes of a failed listen, as the `Deno.errors` that callers catch. */
+function listenError(err: Error & { code?: string }): Error {
+  const as = {
+    EADDRINUSE: Deno.errors.AddrInUse,
+    EACCES: Deno.errors.PermissionDenied,
+    EADDRNOTAVAIL: Deno.errors.AddrNotAvailable,
+  }[err.code ?? ""];
+  return as ? new as(err.message, { cause: err }) : err;
+}
+
+/**
+ * A `node:net` TCP server as a `Deno.Listener` of {@linkcode NodeSocketConn}s,
+ * so that `acceptLoop` serves it like any other listener. Sockets allow
+ * half-close, as Deno's do.
+ */
+export class NodeSocketListener implements Deno.Listener<NodeSocketConn, Deno.NetAddr> {
+  #server: net.Server;
+  #queue: net.Socket[] = [];
+  #waiting: { resolve(c: NodeSocketConn): void; reject(e: Error): void }[] = [];
+  #closed = false;
+  #addr: Deno.NetAddr;
+
+  private constructor(server: net.Server) {
+    this.#server = server;
+    const a = server.address() as net.AddressInfo;
+    this.#addr = { transport: "tcp", hostname: a.address, port: a.port };
+    server.on("connection", (sock: net.Socket) => {
+      const waiter = this.#waiting.shift();
+      if (waiter) waiter.resolve(new NodeSocketConn(sock));
+      else if (this.#queue.length < NODE_ACCEPT_QUEUE) this.#queue.push(sock);
+      else sock.destroy();
+    });
+  }
+
+  /** Listen on `hostname:port` (port 0: any free port); rejects with `Deno.errors.AddrInUse` and kin. */
+  static listen(opts: { hostname: string; port: number }): Promise<NodeSocketListener> {
+    const server = net.createServer({ allowHalfOpen: true, noDelay: true });
+    return new Promise((resolve, reject) => {
+      server.once("error", (err) => reject(listenError(err)));
+      server.listen(opts.port, opts.hostname, () => resolve(new NodeSocketListener(server)));
+    });
+  }
+
+  get addr(): Deno.NetAddr {
+    return this.#addr;
+  }
+
+  accept(): Promise<NodeSocketConn> {
+    if (this.#closed) {
+      return Promise.reject(new Deno.errors.BadResource("the listener is closed"));
+    }
+    const sock = this.#queue.shift();
+    if (sock) return Promise.resolve(new NodeSocketConn(sock));
+    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+  }
+
+  close(): void {
+    if (this.#closed) throw new Deno.errors.BadResource("the listener is already closed");
+    this.#closed = true;
+    this.#server.close();
+    for (const sock of this.#queue.splice(0)) sock.destroy();
+    for (const w of this.#waiting.splice(0)) {
+      w.reject(new Deno.errors.BadResource("the listener is closed"));
+    }
+  }
+
+  [Symbol.dispose](): void {
+    if (!this.#closed) this.close();
+  }
+
+  ref(): void {
+    this.#server.ref();
+  }
+
+  unref(): void {
+    this.#server.unref();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterableIterator<NodeSocketConn> {
+    for (;;) {
+      try {
+        yield await this.accept();
+      } catch (err) {
+        if (err instanceof Deno.errors.BadResource) return;
+        throw err;
+      }
+    }
+  }
 }

@@ -22,12 +22,13 @@ import {
 } from "./_harness.ts";
 import { POSTGRES_SKIP_REASON, psqlThrough, startPostgres } from "./_postgres.ts";
 import { makeTestCerts, type TestCerts } from "./_tls.ts";
-import { closeQuietly, writeAll } from "../proto/bytes.ts";
+import { closeQuietly, concatBytes, writeAll } from "../proto/bytes.ts";
 import { NodeSocketConn } from "../proto/node_socket_conn.ts";
 import {
   encodeCancel,
   encodePasswordMessage,
   encodeQuery,
+  encodeSslRequest,
   encodeStartup,
   MessageReader,
   parseErrorResponse,
@@ -230,6 +231,21 @@ Deno.test({
       );
       assert.match(r.stderr, /HINT: {2}connect with sslmode=require/);
       assert.doesNotMatch(r.stderr, /password authentication failed/);
+    });
+
+    await t.step("bytes sent after SSLRequest, before the handshake, are refused", async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: pgPort });
+      try {
+        await writeAll(
+          conn,
+          concatBytes([encodeSslRequest(), encodeStartup({ user: admin.email, database: "x" })]),
+        );
+        const buf = new Uint8Array(16);
+        const n = await conn.read(buf).catch(() => null);
+        assert.equal(n, null, "closed without an S");
+      } finally {
+        closeQuietly(conn);
+      }
     });
 
     await t.step("the npm postgres driver with ssl: { ca } runs a query", async () => {

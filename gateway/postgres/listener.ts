@@ -29,6 +29,7 @@ import { closeQuietly, writeAll } from "../../proto/bytes.ts";
 import { HoopError } from "../../proto/errors.ts";
 import { formatHostPort, type HostPort } from "../../proto/host_port.ts";
 import type { Logger } from "../../proto/log.ts";
+import { NodeSocketListener } from "../../proto/node_socket_conn.ts";
 import {
   AUTH_CLEARTEXT_PASSWORD,
   encodeAuthentication,
@@ -93,16 +94,19 @@ export interface PostgresListener {
 }
 
 /** Listen for PostgreSQL clients on `addr`. */
-export function startPostgresListener(
+export async function startPostgresListener(
   addr: HostPort,
   ctx: PostgresListenerContext,
-): PostgresListener {
+): Promise<PostgresListener> {
   const state: ListenerState = {
     ctx,
     tls: ctx.tls ? new ListenerTls(ctx.tls) : undefined,
     keys: new CancelKeys(),
   };
-  const listener = Deno.listen({ hostname: addr.hostname, port: addr.port });
+  // With TLS, node:net: node:tls upgrades its sockets fastest (see listener_tls.ts).
+  const listener: Deno.Listener<Deno.TcpConn, Deno.NetAddr> = state.tls
+    ? await NodeSocketListener.listen({ hostname: addr.hostname, port: addr.port })
+    : Deno.listen({ hostname: addr.hostname, port: addr.port });
   if (!ctx.tls && !isLoopback(listener.addr.hostname)) {
     ctx.log.warn(
       "postgres listener has no TLS: hoop tokens and passwords cross the network in clear",

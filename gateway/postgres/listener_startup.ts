@@ -69,7 +69,6 @@ export async function negotiateListenerStartup(
       );
     }
     if (packet.kind === "ssl" && tls && !secure) {
-      await writeAll(conn, encoder.encode("S"));
       conn = await tls.accept(conn, "ssl_request");
       secure = true;
     } else await writeAll(conn, encoder.encode("N"));

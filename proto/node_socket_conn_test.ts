@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { readFull, writeAll } from "./bytes.ts";
+import { connDuplex, NodeSocketConn, NodeSocketListener } from "./node_socket_conn.ts";
+
+Deno.test("connDuplex() replays its first bytes, then carries the conn both ways", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dialed = Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  const client = await dialed;
+  const duplex = connDuplex(server, new TextEncoder().encode("early-"));
+  const wrapped = new NodeSocketConn(duplex as never, {
+    remoteAddr: server.remoteAddr,
+    localAddr: server.localAddr,
+  });
+  assert.equal(wrapped.remoteAddr.port, server.remoteAddr.port);
+  await writeAll(client, new TextEncoder().encode("late"));
+  assert.equal(new TextDecoder().decode((await readFull(wrapped, 10))!), "early-late");
+  await new Promise<void>((resolve, reject) =>
+    duplex.write(Buffer.from("back"), (err) => err ? reject(err) : resolve())
+  );
+  assert.equal(new TextDecoder().decode((await readFull(client, 4))!), "back");
+  client.close();
+  assert.equal(await wrapped.read(new Uint8Array(1)), null, "the peer's close ends the stream");
+  wrapped.close();
+});
+
+Deno.test("NodeSocketListener accepts like Deno.listen and maps a busy port to AddrInUse", async () => {
+  const listener = await NodeSocketListener.listen({ hostname: "127.0.0.1", port: 0 });
+  await assert.rejects(
+    NodeSocketListener.listen({ hostname: "127.0.0.1", port: listener.addr.port }),
+    Deno.errors.AddrInUse,
+  );
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  assert.equal(server.remoteAddr.port, client.localAddr.port);
+  await writeAll(client, new TextEncoder().encode("hi"));
+  assert.equal(new TextDecoder().decode((await readFull(server, 2))!), "hi");
+  await client.closeWrite();
+  assert.equal(await server.read(new Uint8Array(1)), null, "half-close reaches the reader");
+  await writeAll(server, new TextEncoder().encode("still"));
+  assert.equal(new TextDecoder().decode((await readFull(client, 5))!), "still");
+  server.close();
+  client.close();
+  const pending = listener.accept();
+  listener.close();
+  await assert.rejects(pending, Deno.errors.BadResource);
+});
