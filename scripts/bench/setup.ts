@@ -210,6 +210,7 @@ export async function setUp(paths: readonly PathId[], exec: boolean): Promise<Be
         user: side.admin.email,
         password: side.token,
         database: PG_CONNECTION,
+        tls,
       });
     }
     if (wantExec) setup.exec = { name: CMD_CONNECTION, env: side.admin.env };

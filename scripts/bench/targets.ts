@@ -38,14 +38,19 @@ export interface PgTarget {
   /** Passed in PGPASSWORD only, never on a command line or in output. */
   password: string;
   database: string;
+  /**
+   * The client leg itself is TLS (`sslmode=require`): the TLS gateway's
+   * listener refuses passwords over plain TCP.
+   */
+  tls?: boolean;
 }
 
-/** libpq environment for `target`: password, no TLS negotiation, a connect timeout. */
+/** libpq environment for `target`: password, TLS only where the path has it, a connect timeout. */
 export function pgEnv(target: PgTarget): Record<string, string> {
   return {
     PGPASSWORD: target.password,
-    // Every path answers an SSLRequest with "N"; skipping it keeps the paths comparable.
-    PGSSLMODE: "disable",
+    // The other paths would answer an SSLRequest with "N"; skipping it keeps them comparable.
+    PGSSLMODE: target.tls ? "require" : "disable",
     PGCONNECT_TIMEOUT: "10",
     PGAPPNAME: "hoop-bench",
   };
