@@ -15,6 +15,7 @@ import {
   hoopOk,
   type Identity,
   listSessions,
+  processUsage,
   signupAdmin,
   spawnHoop,
   startGateway,
@@ -153,6 +154,7 @@ interface Setup extends AsyncDisposable {
   admin: Identity;
   pgPort: number;
   adminUrl: string;
+  gatewayPid: number;
 }
 
 /** A real PostgreSQL, a gateway with a PostgreSQL listener (`args` added), and `hoop run pgdemo`. */
@@ -181,6 +183,7 @@ async function setUp(args: string[], certs?: TestCerts): Promise<Setup> {
       admin,
       pgPort,
       adminUrl: pg.adminUrl,
+      gatewayPid: gw.pid,
       async [Symbol.asyncDispose]() {
         for (const d of stack) await d[Symbol.asyncDispose]();
       },
@@ -198,6 +201,7 @@ Deno.test({
     await using certs = await makeTestCerts();
     await using s = await setUp(["--tls-cert", certs.certFile, "--tls-key", certs.keyFile], certs);
     const { admin, pgPort } = s;
+    const before = await processUsage(s.gatewayPid);
 
     await t.step("psql with sslmode=verify-full and the CA logs in over TLS", async () => {
       const r = await psqlListener(pgPort, admin, "select current_user", verifyFull(certs));
@@ -278,23 +282,31 @@ Deno.test({
         assert.equal(readInt32(ask!.body), 3, "asks for a cleartext password, inside TLS");
         await writeAll(conn, encodePasswordMessage(admin.password));
         const seen: string[] = [];
+        let keyPid: number | undefined;
         for (;;) {
           const m = await reader.next();
           assert.ok(m, `the stream ended after ${seen.join("")}`);
           seen.push(m.type);
           if (m.type === "E") assert.fail(parseErrorResponse(m.body).message);
+          if (m.type === "K") keyPid = readInt32(m.body);
           if (m.type === "Z") break;
         }
-        assert.ok(seen.includes("K"), `a BackendKeyData in ${seen.join("")}`);
-        await writeAll(conn, encodeQuery("select 'direct-tls-ok'"));
+        assert.ok(keyPid !== undefined, `a BackendKeyData in ${seen.join("")}`);
+        await writeAll(conn, encodeQuery("select pg_backend_pid()::text"));
         let value = "";
         for (;;) {
           const m = await reader.next();
           assert.ok(m);
+          // DataRow: column count (2 bytes), then the one column's length (4 bytes) and text.
           if (m.type === "D") value = decoder.decode(m.body.subarray(6));
           if (m.type === "Z") break;
         }
-        assert.equal(value, "direct-tls-ok");
+        assert.match(value, /^\d+$/, "the query ran over direct TLS");
+        assert.notEqual(
+          String(keyPid),
+          value,
+          "the client sees the listener's key, not the backend's",
+        );
       },
     );
 
@@ -355,6 +367,14 @@ Deno.test({
         assert.equal(code, 0, stderr);
       },
     );
+
+    await t.step("the gateway's file descriptors settle back after all of it", async () => {
+      let fds = 0;
+      await waitFor(async () => {
+        fds = (await processUsage(s.gatewayPid)).fds;
+        return fds <= before.fds + 4;
+      }, { timeoutMs: 10_000, message: `fds ${before.fds} -> ${fds}` });
+    });
   },
 });
 

@@ -265,7 +265,10 @@ async function serveClient(state: ListenerState, accepted: Deno.TcpConn): Promis
     });
   } catch (err) {
     clearTimeout(timer);
-    if (err instanceof HoopError) return await fatal(conn, SQLSTATE.cannotConnect, err.message);
+    if (err instanceof HoopError) {
+      ctx.log.debug("postgres client refused", { err });
+      return await fatal(conn, SQLSTATE.cannotConnect, err.message);
+    }
     throw err;
   }
 }
