@@ -72,7 +72,8 @@ Deno.test({
         gw2 = await startGateway({ databaseUrl, ports, dataDir: gw.dataDir, name: "gateway-2" });
         assert.match(gw2.log.text, /store=postgres/);
         const row = await agentRow(env, "kept");
-        assert.equal(row?.STATUS, "OFFLINE");
+        // Never connected: "-", as DESIGN.md shows it (#11).
+        assert.equal(row?.STATUS, "-");
         assert.equal(await agentRow(env, "pg-agent"), undefined);
       });
     } finally {

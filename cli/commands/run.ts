@@ -90,7 +90,7 @@ export const runCommand: Command = {
   usage:
     "hoop run [--name NAME] (--postgres URI | --tcp HOST:PORT | --command CMD) [-- APP ARGS...]",
   help: `Publishes exactly one connection named --name (default: this host's name) and serves
-it (the start-up line on stderr names it, and says which parts are defaults), with HOOP_KEY set to the organization key ("hoop admin get orgkeys") or to an agent key
+it (when a default chose the name or the command, a line on stderr says what is published), with HOOP_KEY set to the organization key ("hoop admin get orgkeys") or to an agent key
 with mode=embedded. Secrets in --postgres stay here: the gateway only sees a redacted URI.
 To keep the password out of process listings, leave it out of the URI and set PGPASSWORD.
 
@@ -123,7 +123,8 @@ Examples:
     requireExplicitResource(args.values, app);
     const dsn = agentKey(ctx);
     const embedded = embeddedConnection(ctx, args.values);
-    await ctx.stderr.writeln(publishLine(embedded, args.values));
+    const defaults = publishLine(embedded, args.values);
+    if (defaults) await ctx.stderr.writeln(defaults);
     const tlsCa = await loadTlsCa(ctx);
     const stop = new AbortController();
     // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
@@ -140,8 +141,11 @@ Examples:
   },
 };
 
-/** The start-up line naming what is published, and which parts are defaults. */
-function publishLine(c: EmbeddedConnection, values: FlagValues): string {
+/**
+ * The start-up line naming what is published when a default chose part of it
+ * (the name, or $SHELL); `undefined` when the flags said everything.
+ */
+function publishLine(c: EmbeddedConnection, values: FlagValues): string | undefined {
   const what = c.type === "postgres"
     ? `postgres ${c.publicConfig.uri}`
     : c.type === "tcp"
@@ -152,8 +156,10 @@ function publishLine(c: EmbeddedConnection, values: FlagValues): string {
   if (c.type === "command" && stringFlag(values, "command") === undefined) {
     defaults.push("the command is the default $SHELL");
   }
-  const note = defaults.length ? ` (${defaults.join("; ")}: see "hoop run --help")` : "";
-  return `hoop run: publishing connection "${c.name}": ${what}${note}`;
+  if (defaults.length === 0) return undefined;
+  return `hoop run: publishing connection "${c.name}": ${what} (${
+    defaults.join("; ")
+  }: see "hoop run --help")`;
 }
 
 async function serveUntilSignal(
