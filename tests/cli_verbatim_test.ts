@@ -80,7 +80,7 @@ Deno.test("export HOOP_KEY=$(hoop admin get orgkeys) feeds hoop run verbatim (#1
   });
 
   await t.step("the documented shell line, then hoop run and an exec through it", async () => {
-    // The shell backgrounds hoop run and waits; killing the shell's group ends both.
+    // The line as the docs give it; "exec" makes the shell become hoop run, so SIGTERM reaches it.
     const run = new Deno.Command("sh", {
       args: [
         "-c",
@@ -376,7 +376,7 @@ Deno.test("the small ones of issue 11, on a real gateway", async (t) => {
       assert.equal(r.code, 1, r.stderr);
       assert.match(
         r.stderr,
-        /^hoop: Cannot write a recording of session "\S+": it is a exec session/,
+        /^hoop: Cannot write a recording of session "\S+": it is not a console \(verb exec,/,
       );
       await assert.rejects(Deno.stat(file), Deno.errors.NotFound);
 
@@ -407,7 +407,7 @@ Deno.test("the small ones of issue 11, on a real gateway", async (t) => {
     assert.ok(all.length >= 1);
     const cut = await hoopOk(["admin", "get", "sessions", "--limit", "1"], { env });
     assert.equal(parseTable(cut.stdout).length, 1);
-    assert.match(cut.stderr, /^Showing only the newest 1 sessions: there may be more\n/);
+    assert.match(cut.stderr, /^Showing only the newest 1 session: there may be more\n/);
     const whole = await hoopOk(["admin", "get", "sessions", "--limit", "1000"], { env });
     assert.equal(whole.stderr, "");
   });

@@ -126,7 +126,8 @@ async function getSessions(ctx: Context, api: ApiClient, args: CommandArgs, form
   const shown = limit === undefined ? DEFAULT_SESSION_LIMIT : Number(limit);
   // A full page means the list was cut at the limit: say so where a script will not parse it.
   if (sessions.length >= shown) {
-    await ctx.stderr.writeln(`Showing only the newest ${shown} sessions: there may be more`);
+    const noun = shown === 1 ? "session" : "sessions";
+    await ctx.stderr.writeln(`Showing only the newest ${shown} ${noun}: there may be more`);
     await ctx.stderr.writeln(`Hint: pass --limit N to see more (at most 10000)`);
   }
 }
@@ -149,7 +150,8 @@ async function getSession(
     if (s.type !== "command" || s.verb === "exec") {
       throw new HoopError(
         "failed_precondition",
-        `Cannot write a recording of session "${id}": it is a ${s.verb} session on a ${s.type} connection, not a console`,
+        `Cannot write a recording of session "${id}": it is not a console (verb ${s.verb}, ` +
+          `connection type ${s.type})`,
         { hint: `run "hoop admin get session ${id}" to see its events` },
       );
     }
