@@ -50,9 +50,12 @@ export interface SpliceResult {
    * when both directions reached end of stream or the signal aborted.
    */
   error?: unknown;
+  /** The direction whose source reached end of stream first, if one did. */
+  firstEnded?: Direction;
 }
 
-type Direction = "a2b" | "b2a";
+/** `a2b`: bytes read from `a`, written to `b`; `b2a` the other way. */
+export type Direction = "a2b" | "b2a";
 
 /**
  * Carry bytes both ways between `a` and `b` until both directions end, then
@@ -83,7 +86,10 @@ export async function splice(
     try {
       while (true) {
         const n = await src.read(buf);
-        if (n === null) break;
+        if (n === null) {
+          result.firstEnded ??= dir;
+          break;
+        }
         const chunk = buf.subarray(0, n);
         observer?.onData?.(dir, chunk);
         let off = 0;

@@ -72,7 +72,10 @@ Deno.test("hostile exec frames end only their own session, never the gateway", a
         return s.status === "open" ? undefined : s;
       }, { timeoutMs: 10_000, message: `session ${opened.session_id} closed` });
       assert.equal(session?.status, "error");
-      assert.match(session?.error ?? "", /client's data connection failed: Cannot (read frame|parse)/);
+      assert.match(
+        session?.error ?? "",
+        /client's data connection failed: Cannot (read frame|parse)/,
+      );
       assert.equal(gw.hasExited(), false, gw.log.text);
     });
   }

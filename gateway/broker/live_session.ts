@@ -48,6 +48,8 @@ export interface LiveSession {
   /** True once an active relay was cut (revocation, deleted user, shutdown). */
   cut?: boolean;
   timer?: ReturnType<typeof setTimeout>;
+  /** Called when an active session is cut (someone waiting to learn whether it will be). */
+  onCut?: () => void;
 }
 
 /** An error as one line for a session's close reason. */

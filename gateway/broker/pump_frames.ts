@@ -2,7 +2,8 @@
  * One frame pump for both directions of an exec or console relay. It owns
  * every error of the streams it reads and writes: a malformed frame, an
  * absurd length or a peer that vanishes mid-write resolves the pump with the
- * error, it never rejects, so no relay can leave a rejection nobody awaits.
+ * error and where it happened, it never rejects, so no relay can leave a
+ * rejection nobody awaits.
  *
  * @module
  */
@@ -12,11 +13,15 @@ import { type Frame, FrameReader, writeFrame } from "../../proto/frames.ts";
 /** What {@linkcode pumpFrames} does with a frame after `onFrame` saw it. */
 export type FrameVerdict = "forward" | "forward_last" | "drop";
 
-/** How a pump ended. */
+/**
+ * How a pump ended: `eof`, the source ended cleanly between frames; `last`,
+ * a `forward_last` frame went through; `read_error`, the source sent a
+ * malformed frame or failed (the source's fault, as is an `onFrame` throw on
+ * its frame); `write_error`, the destination would not take a frame.
+ */
 export interface PumpResult {
-  /** `eof`: the source ended cleanly between frames; `last`: a `forward_last` frame. */
-  end: "eof" | "last" | "error";
-  /** Set when `end` is `error`: why reading, handling or writing failed. */
+  end: "eof" | "last" | "read_error" | "write_error";
+  /** Set for the two error ends. */
   error?: unknown;
 }
 
@@ -32,16 +37,22 @@ export async function pumpFrames(
   onFrame: (f: Frame) => FrameVerdict | Promise<FrameVerdict>,
 ): Promise<PumpResult> {
   const reader = new FrameReader(from);
-  try {
-    for (;;) {
-      const f = await reader.next();
+  for (;;) {
+    let f: Frame | null;
+    let verdict: FrameVerdict;
+    try {
+      f = await reader.next();
       if (!f) return { end: "eof" };
-      const verdict = await onFrame(f);
-      if (verdict === "drop") continue;
-      await writeFrame(to, f.type, f.payload);
-      if (verdict === "forward_last") return { end: "last" };
+      verdict = await onFrame(f);
+    } catch (error) {
+      return { end: "read_error", error };
     }
-  } catch (error) {
-    return { end: "error", error };
+    if (verdict === "drop") continue;
+    try {
+      await writeFrame(to, f.type, f.payload);
+    } catch (error) {
+      return { end: "write_error", error };
+    }
+    if (verdict === "forward_last") return { end: "last" };
   }
 }

@@ -6,15 +6,15 @@
  * @module
  */
 import { StatementTap } from "../postgres/statement_tap.ts";
-import { splice } from "../../proto/splice.ts";
+import { splice, type SpliceResult } from "../../proto/splice.ts";
 import type { LiveSession } from "./live_session.ts";
 
-/** Splice `client` and `agent` until both directions end; resolves with the splice's error, if any. */
+/** Splice `client` and `agent` until both directions end; resolves with how the splice ended. */
 export async function relayBytes(
   session: LiveSession,
   client: Deno.Conn,
   agent: Deno.Conn,
-): Promise<unknown> {
+): Promise<SpliceResult> {
   const rec = session.recorder;
   const tap = session.type === "postgres"
     ? new StatementTap((st) => {
@@ -49,5 +49,5 @@ export async function relayBytes(
   session.local?.ended?.();
   rec.bytesIn = result.a2b + (prelude?.length ?? 0);
   rec.bytesOut = result.b2a + greeted;
-  return result.error;
+  return result;
 }

@@ -24,6 +24,8 @@ export async function relayFrames(
 ): Promise<number | null> {
   const rec = session.recorder;
   let exitCode: number | null = null;
+  /** Set once the agent's side is over: client errors after our own close are its echo. */
+  let over = false;
   const upstream = pumpFrames(client, agent, (f) => {
     if (f.type === FrameType.STDIN) {
       rec.bytesIn += f.payload.length;
@@ -34,14 +36,17 @@ export async function relayFrames(
     }
     return "forward";
   }).then(async (r) => {
-    if (r.end === "error") {
-      // A broken client stream ends the session; closing both ends the other pump.
+    if (r.end === "read_error" && !over) {
+      // The client broke its own stream (a malformed frame, a reset): that ends
+      // the session; closing both ends the other pump.
       session.endReason ??= `the client's data connection failed: ${reasonOf(r.error)}`;
       closeQuietly(client);
       closeQuietly(agent);
-    } else {
+    } else if (r.end === "eof") {
       await agent.closeWrite().catch(() => {});
     }
+    // A write_error means the agent stopped taking input (its command exited, or
+    // it died): what the agent says next, or its silence, decides the outcome.
   });
   const downstream = await pumpFrames(agent, client, async (f) => {
     if (f.type === FrameType.STDOUT) {
@@ -63,8 +68,11 @@ export async function relayFrames(
     }
     return "forward";
   });
-  if (downstream.end === "error") {
+  over = true;
+  if (downstream.end === "read_error") {
     session.endReason ??= `the agent's data connection failed: ${reasonOf(downstream.error)}`;
+  } else if (downstream.end === "write_error") {
+    session.endReason ??= `the client went away: ${reasonOf(downstream.error)}`;
   } else if (exitCode === null) {
     session.endReason ??= "the agent closed the session without an exit code";
   }

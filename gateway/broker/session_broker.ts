@@ -37,6 +37,13 @@ import { TICKET_TTL_MS, TicketBook } from "./ticket_book.ts";
  */
 export const MAX_PENDING_SESSIONS_PER_USER = 256;
 
+/**
+ * When the agent's side of a byte session ends first, how long to wait for
+ * news that the agent itself died (its control stream dropping) before the
+ * session is recorded as ended normally.
+ */
+export const AGENT_GONE_GRACE_MS = 500;
+
 /** How long a session may wait for both sides. */
 export const SESSION_PAIR_TIMEOUT_MS = 15_000;
 
@@ -81,6 +88,8 @@ export class SessionBroker {
   #audit?: AuditWriter;
   #tickets = new TicketBook();
   #sessions = new Map<string, LiveSession>();
+  /** Per user, `open()` calls between the limit check and the session entering the map. */
+  #opening = new Map<string, number>();
   /**
    * Why recently failed sessions ended, kept for a ticket's lifetime: the
    * agent often fails (resource unreachable) before the client has dialed,
@@ -117,7 +126,9 @@ export class SessionBroker {
         { hint: "new sessions are refused until the gateway's store is back; running ones go on" },
       );
     }
-    let waiting = 0;
+    // Opens still writing their record count too: concurrent calls must not all
+    // pass the check before any of them is in the map.
+    let waiting = this.#opening.get(req.user.id) ?? 0;
     for (const s of this.#sessions.values()) {
       if (s.userId === req.user.id && s.state === "pending") waiting++;
     }
@@ -132,16 +143,23 @@ export class SessionBroker {
       );
     }
     const id = crypto.randomUUID();
-    await this.#store.createSession({
-      id,
-      userId: req.user.id,
-      userEmail: req.user.email,
-      connectionName: req.connection.name,
-      connectionType: req.connection.type,
-      agentName: req.agent.name,
-      verb: req.verb,
-      startedAt: new Date().toISOString(),
-    });
+    this.#opening.set(req.user.id, (this.#opening.get(req.user.id) ?? 0) + 1);
+    try {
+      await this.#store.createSession({
+        id,
+        userId: req.user.id,
+        userEmail: req.user.email,
+        connectionName: req.connection.name,
+        connectionType: req.connection.type,
+        agentName: req.agent.name,
+        verb: req.verb,
+        startedAt: new Date().toISOString(),
+      });
+    } finally {
+      const left = (this.#opening.get(req.user.id) ?? 1) - 1;
+      if (left > 0) this.#opening.set(req.user.id, left);
+      else this.#opening.delete(req.user.id);
+    }
     const session: LiveSession = {
       id,
       agentId: req.agent.id,
@@ -247,6 +265,17 @@ export class SessionBroker {
     await Promise.all(all.map((s) => s.recorder.flush()));
   }
 
+  /** Resolve when `session` is cut, or after `ms`, whichever is first. */
+  #cutWithin(session: LiveSession, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      session.onCut = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
   /** End a session with a reason: refuse a waiting client, or cut a live relay. */
   #fail(session: LiveSession, reason: string): void {
     if (session.state === "done") return;
@@ -255,6 +284,7 @@ export class SessionBroker {
       session.endReason ??= reason;
       if (session.cut) return;
       session.cut = true;
+      session.onCut?.();
       closeQuietly(session.client);
       closeQuietly(session.agent);
       return;
@@ -303,7 +333,15 @@ export class SessionBroker {
     try {
       if (!session.endReason) {
         if (session.type === "command") exitCode = await relayFrames(session, client, agent);
-        else await relayBytes(session, client, agent);
+        else {
+          const r = await relayBytes(session, client, agent);
+          // The agent's side ended first (or broke): a killed agent looks just like a
+          // resource that hung up, until its control stream is seen to drop a moment
+          // later. Wait that moment, so a dead agent's session is not recorded done.
+          if (!session.endReason && (r.error !== undefined || r.firstEnded === "b2a")) {
+            await this.#cutWithin(session, AGENT_GONE_GRACE_MS);
+          }
+        }
       }
     } catch (err) {
       session.endReason ??= reasonOf(err);
