@@ -147,13 +147,15 @@ async function serveLocalPort(
 }
 
 /** The one stderr line for a local connection the gateway would not open. */
-function refusalLine(name: string, err: unknown): string {
+function refusalLine(ctx: Context, name: string, err: unknown): string {
   const message = err instanceof HoopError ? err.message : String(err);
-  if (err instanceof HoopError && err.code === "unauthenticated") {
-    return `hoop: ${message}: run "hoop login" and connect again ` +
-      `(this hoop connect to "${name}" uses the new login without a restart)`;
+  if (!(err instanceof HoopError) || err.code !== "unauthenticated") return `hoop: ${message}`;
+  // A process's environment cannot change: only the config file can bring a new token.
+  if (ctx.env("HOOP_TOKEN")) {
+    return `hoop: ${message}: HOOP_TOKEN holds the token, so restart hoop connect with a new one`;
   }
-  return `hoop: ${message}`;
+  return `hoop: ${message}: run "hoop login" and connect again ` +
+    `(this hoop connect to "${name}" uses the new login without a restart)`;
 }
 
 async function relayOne(
@@ -173,7 +175,7 @@ async function relayOne(
     remote = (await openSession(api, { connection: conn.name, verb: "connect" }, { caCert })).conn;
   } catch (err) {
     const message = err instanceof HoopError ? err.message : String(err);
-    await ctx.stderr.writeln(refusalLine(conn.name, err));
+    await ctx.stderr.writeln(refusalLine(ctx, conn.name, err));
     const first = await startup;
     if (first?.ok && first.value?.packet.kind === "startup") {
       await writeAll(local, encodeErrorResponse("FATAL", "08006", message)).catch(() => {});
