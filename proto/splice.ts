@@ -28,6 +28,8 @@ export interface SpliceObserver {
    * A throw ends the splice as an error in that direction.
    */
   onData?(direction: "a2b" | "b2a", chunk: Uint8Array): void;
+  /** Called when the source of `direction` reached end of stream (a clean half-close). */
+  onEnd?(direction: "a2b" | "b2a"): void;
 }
 
 /** Options of {@linkcode splice}. */
@@ -50,8 +52,6 @@ export interface SpliceResult {
    * when both directions reached end of stream or the signal aborted.
    */
   error?: unknown;
-  /** The direction whose source reached end of stream first, if one did. */
-  firstEnded?: Direction;
 }
 
 /** `a2b`: bytes read from `a`, written to `b`; `b2a` the other way. */
@@ -87,7 +87,7 @@ export async function splice(
       while (true) {
         const n = await src.read(buf);
         if (n === null) {
-          result.firstEnded ??= dir;
+          observer?.onEnd?.(dir);
           break;
         }
         const chunk = buf.subarray(0, n);

@@ -6,15 +6,20 @@
  * @module
  */
 import { StatementTap } from "../postgres/statement_tap.ts";
-import { splice, type SpliceResult } from "../../proto/splice.ts";
+import { type Direction, splice, type SpliceResult } from "../../proto/splice.ts";
 import type { LiveSession } from "./live_session.ts";
+
+/** How a byte relay ended: the splice's result, and whether the agent's side hung up first. */
+export interface ByteRelayResult extends SpliceResult {
+  agentEndedFirst: boolean;
+}
 
 /** Splice `client` and `agent` until both directions end; resolves with how the splice ended. */
 export async function relayBytes(
   session: LiveSession,
   client: Deno.Conn,
   agent: Deno.Conn,
-): Promise<SpliceResult> {
+): Promise<ByteRelayResult> {
   const rec = session.recorder;
   const tap = session.type === "postgres"
     ? new StatementTap((st) => {
@@ -35,8 +40,12 @@ export async function relayBytes(
     session.local?.ended?.();
     throw err;
   }
+  let firstEnded: Direction | undefined;
   const result = await splice(client, agent, {
     observer: {
+      onEnd(direction) {
+        firstEnded ??= direction;
+      },
       onData(direction, chunk) {
         if (direction === "a2b") {
           rec.bytesIn += chunk.length;
@@ -49,5 +58,5 @@ export async function relayBytes(
   session.local?.ended?.();
   rec.bytesIn = result.a2b + (prelude?.length ?? 0);
   rec.bytesOut = result.b2a + greeted;
-  return result;
+  return { ...result, agentEndedFirst: firstEnded === "b2a" };
 }

@@ -338,7 +338,7 @@ export class SessionBroker {
           // The agent's side ended first (or broke): a killed agent looks just like a
           // resource that hung up, until its control stream is seen to drop a moment
           // later. Wait that moment, so a dead agent's session is not recorded done.
-          if (!session.endReason && (r.error !== undefined || r.firstEnded === "b2a")) {
+          if (!session.endReason && (r.error !== undefined || r.agentEndedFirst)) {
             await this.#cutWithin(session, AGENT_GONE_GRACE_MS);
           }
         }
