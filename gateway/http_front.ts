@@ -85,6 +85,7 @@ function plainResponse(status: string, text: string): Uint8Array {
 async function readFirstHeaders(
   conn: Deno.Conn,
   timeoutMs: number,
+  tlsPort: boolean,
 ): Promise<{ bytes: Uint8Array } | { refuse: Uint8Array }> {
   const buf = new Uint8Array(MAX_HTTP_HEADER_BYTES);
   let end = 0;
@@ -99,6 +100,9 @@ async function readFirstHeaders(
         return { refuse: plainResponse("408 Request Timeout", "request headers took too long\n") };
       }
       if (got === null) return { bytes: buf.subarray(0, end) };
+      // A TLS ClientHello on a plain port: close at once, so the client's
+      // "is this TLS?" diagnosis does not wait for the header deadline.
+      if (end === 0 && !tlsPort && buf[0] === 0x16) return { refuse: new Uint8Array(0) };
       const before = end;
       end += got;
       if (indexOfHeaderEnd(buf, end, before) >= 0) return { bytes: buf.subarray(0, end) };
@@ -142,7 +146,7 @@ export function startHttpFront(listen: HostPort, opts: HttpFrontOptions): HttpFr
     perAddress.set(peer.hostname, count + 1);
     let back: Deno.TcpConn | undefined;
     try {
-      const first = await readFirstHeaders(conn, headerTimeoutMs);
+      const first = await readFirstHeaders(conn, headerTimeoutMs, opts.tls !== undefined);
       if ("refuse" in first) {
         await writeAll(conn, first.refuse).catch(() => {});
         return;
