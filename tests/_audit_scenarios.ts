@@ -360,6 +360,11 @@ async function run(t: Deno.TestContext, mode: AuditStoreMode): Promise<void> {
       );
       const details = (await hoopOk(["admin", "get", "session", s.id], { env: admin.env })).stdout;
       assert.match(details, /^Truncated:\s+yes$/m);
+      const listed = await hoopOk(["admin", "get", "sessions", "--connection", "sh"], {
+        env: admin.env,
+      });
+      const row = parseTable(listed.stdout).find((r) => r.ID === s.id);
+      assert.equal(row?.TRUNCATED, "yes", "get sessions shows the cut");
     });
 
     await t.step("a session survives a gateway crash with its events, marked error", async () => {

@@ -84,6 +84,8 @@ export const SESSION_COLUMNS: Column<Session>[] = [
   { header: "STATUS", value: (s) => s.status },
   { header: "START", value: (s) => s.started_at },
   { header: "DURATION", value: (s) => sessionDuration(s) },
+  // Input/output recording cut at HOOP_AUDIT_MAX_BYTES (statements are always kept).
+  { header: "TRUNCATED", value: (s) => (s.truncated ? "yes" : "") },
 ];
 
 async function print<T>(

@@ -102,9 +102,9 @@ Deno.test("hoop admin get sessions forwards the filters and shows durations (fak
   assert.equal(r.code, 0, r.stderr);
   assert.equal(fake.requests[0].search, "?user=alice%40example.com&limit=5");
   const lines = r.stdout.trimEnd().split("\n");
-  assert.match(lines[0], /^ID +USER +CONNECTION +VERB +STATUS +START +DURATION$/);
-  assert.match(lines[1], /^s1 .* 2026-01-01T10:00:00.000Z +3m04s$/);
-  assert.match(lines[2], /^s2 .* open +2026-01-01T10:00:00.000Z +-$/);
+  assert.match(lines[0], /^ID +USER +CONNECTION +VERB +STATUS +START +DURATION +TRUNCATED$/);
+  assert.match(lines[1], /^s1 .* 2026-01-01T10:00:00.000Z +3m04s +-$/);
+  assert.match(lines[2], /^s2 .* open +2026-01-01T10:00:00.000Z +- +-$/);
 
   const bad = await hoop(fake.url, ["sessions", "--limit", "ten"]);
   assert.equal(bad.code, 2);
