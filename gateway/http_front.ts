@@ -100,9 +100,11 @@ async function readFirstHeaders(
         return { refuse: plainResponse("408 Request Timeout", "request headers took too long\n") };
       }
       if (got === null) return { bytes: buf.subarray(0, end) };
-      // A TLS ClientHello on a plain port: close at once, so the client's
-      // "is this TLS?" diagnosis does not wait for the header deadline.
-      if (end === 0 && !tlsPort && buf[0] === 0x16) return { refuse: new Uint8Array(0) };
+      // A TLS ClientHello on a plain port: answer plain text at once (the client
+      // reads it as "not TLS" and can say so) instead of at the header deadline.
+      if (end === 0 && !tlsPort && buf[0] === 0x16) {
+        return { refuse: plainResponse("400 Bad Request", "this port speaks HTTP, not TLS\n") };
+      }
       const before = end;
       end += got;
       if (indexOfHeaderEnd(buf, end, before) >= 0) return { bytes: buf.subarray(0, end) };
