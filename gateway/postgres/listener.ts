@@ -137,7 +137,7 @@ const SQLSTATE = {
 
 /** True for an address only this host can reach. */
 function isLoopback(hostname: string): boolean {
-  return hostname === "localhost" || hostname === "::1" || hostname.startsWith("127.");
+  return hostname === "localhost" || hostname === "::1" || /^(::ffff:)?127\./.test(hostname);
 }
 
 async function fatal(
