@@ -11,6 +11,7 @@ import { describeNetError } from "../../proto/net_error.ts";
 import { closeQuietly, writeAll } from "../../proto/bytes.ts";
 import { acceptLoop } from "../../proto/accept_loop.ts";
 import { encodeErrorResponse, negotiateStartup } from "../../proto/pgwire/mod.ts";
+import { Semaphore } from "../../proto/semaphore.ts";
 import { splice } from "../../proto/splice.ts";
 import { type ApiClient, type Connection, loadTlsCa } from "../api_client.ts";
 import { type Command, stringFlag, UsageError } from "../command.ts";
@@ -23,6 +24,14 @@ import { waitForShutdownSignal } from "./_signals.ts";
 
 /** Default local ports by connection type. */
 const DEFAULT_PORTS: Record<string, number> = { postgres: 5433, tcp: 8999 };
+
+/**
+ * Sessions one `hoop connect` opens at once; more client connections wait
+ * their turn (they are not refused). Well under the gateway's per-user limit
+ * of waiting sessions, so a connection pool's burst never meets it.
+ */
+export const MAX_CONCURRENT_OPENS = 32;
+const OPENING = new Semaphore(MAX_CONCURRENT_OPENS);
 
 /** Look up a connection the caller may use; unknown or forbidden ones fail here. */
 export async function fetchConnection(api: ApiClient, name: string): Promise<Connection> {
@@ -171,8 +180,14 @@ async function relayOne(
   let remote: Deno.Conn;
   let api: ApiClient | undefined;
   try {
-    api = await freshClient();
-    remote = (await openSession(api, { connection: conn.name, verb: "connect" }, { caCert })).conn;
+    // A flood of client connections opens sessions a few at a time, not all at once:
+    // the gateway bounds how many a user may have waiting (and each open costs an
+    // API connection), so a burst queues here instead of being refused there.
+    remote = await OPENING.run(async () => {
+      api = await freshClient();
+      return (await openSession(api, { connection: conn.name, verb: "connect" }, { caCert }))
+        .conn;
+    });
   } catch (err) {
     const message = err instanceof HoopError ? err.message : String(err);
     await ctx.stderr.writeln(refusalLine(ctx, conn.name, err));
