@@ -14,7 +14,7 @@ const ROLES = ["admin", "user"];
 /** `hoop admin create user EMAIL --role admin|user`. */
 export const adminCreateUserCommand: Command = {
   path: ["admin", "create", "user"],
-  summary: "Add a user; prints a generated one-time password when none is given",
+  summary: "Add a user; prints a generated password, shown only this once, when none is given",
   usage:
     "hoop admin create user EMAIL [--role admin|user] [--groups a,b] [--password-stdin] [--api-url URL]",
   help: `Without --password-stdin the gateway generates a password and it is printed once on
