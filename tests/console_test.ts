@@ -86,7 +86,11 @@ Deno.test({
         await term.type("\x03");
         await term.waitFor(/Traceback[^]*KeyboardInterrupt\n>>> /, { since });
         const busy = term.mark();
-        await term.type("print('spin'+'ning')\nwhile True: pass\n\r");
+        // The marker is printed from inside the loop, so the Ctrl-C below cannot land
+        // while python is still reading the loop's lines (it once did, under load).
+        await term.type(
+          "exec(\"i = 0\\nwhile True:\\n    i += 1\\n    if i == 200000: print('spin' + 'ning', flush=True)\")\r",
+        );
         await term.waitFor(/\nspinning\n/, { since: busy });
         await term.type("\x03");
         await term.waitFor(/KeyboardInterrupt\n>>> /, { since: busy });
