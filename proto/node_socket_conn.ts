@@ -263,14 +263,18 @@ export function connDuplex(conn: Deno.Conn, replay?: Uint8Array): Duplex {
   });
 }
 
-/** node's errno codes of a failed listen, as the `Deno.errors` that callers catch. */
+/**
+ * node's errno codes of a failed listen, as the `Deno.errors` (and the OS
+ * wording) that `Deno.listen` would have thrown, so callers explain both alike.
+ */
 function listenError(err: Error & { code?: string }): Error {
-  const as = {
-    EADDRINUSE: Deno.errors.AddrInUse,
-    EACCES: Deno.errors.PermissionDenied,
-    EADDRNOTAVAIL: Deno.errors.AddrNotAvailable,
-  }[err.code ?? ""];
-  return as ? new as(err.message, { cause: err }) : err;
+  const as: Record<string, [new (m: string, o?: ErrorOptions) => Error, string]> = {
+    EADDRINUSE: [Deno.errors.AddrInUse, "Address already in use"],
+    EACCES: [Deno.errors.PermissionDenied, "Permission denied"],
+    EADDRNOTAVAIL: [Deno.errors.AddrNotAvailable, "Cannot assign requested address"],
+  };
+  const known = as[err.code ?? ""];
+  return known ? new known[0](known[1], { cause: err }) : err;
 }
 
 /**
