@@ -419,3 +419,24 @@ Deno.test("a PostgreSQL listener without TLS bound beyond loopback warns at star
   await using gw = await startGateway({ args: ["--postgres-listen", `0.0.0.0:${pgPort}`] });
   await gw.log.waitFor(/postgres listener has no TLS/);
 });
+
+Deno.test("HOOP_POSTGRES_LISTEN_INSECURE=1 is the twin of --postgres-listen-insecure", async () => {
+  await using certs = await makeTestCerts();
+  const pgPort = freePort();
+  await using _gw = await startGateway({
+    args: [
+      "--postgres-listen",
+      `127.0.0.1:${pgPort}`,
+      "--tls-cert",
+      certs.certFile,
+      "--tls-key",
+      certs.keyFile,
+    ],
+    env: { HOOP_POSTGRES_LISTEN_INSECURE: "1" },
+  });
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: pgPort });
+  await writeAll(conn, encodeStartup({ user: "someone@example.com", database: "pgdemo" }));
+  const ask = await new MessageReader(conn).next();
+  assert.equal(ask?.type, "R", "a password is asked for over plain TCP");
+  assert.equal(readInt32(ask!.body), 3);
+});
