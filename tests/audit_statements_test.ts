@@ -12,6 +12,7 @@ import {
   startAgent,
   startConnect,
   startGateway,
+  waitFor,
 } from "./_harness.ts";
 import { POSTGRES_SKIP_REASON, startPostgres } from "./_postgres.ts";
 
@@ -46,9 +47,14 @@ Deno.test({
     }).output();
     assert.equal(run.code, 0, new TextDecoder().decode(run.stderr));
 
-    const sessions = await listSessions(admin, ["--connection", "pg"]);
-    const bench = sessions.find((s) => s.bytes_in > TRANSACTIONS * 40 && s.status !== "open");
-    assert.ok(bench, JSON.stringify(sessions));
+    // pgbench has exited; the gateway closes the session's record a moment later.
+    const sessions = await waitFor(async () => {
+      const all = await listSessions(admin, ["--connection", "pg"]);
+      return all.every((s) => s.status !== "open") ? all : undefined;
+    }, { timeoutMs: 10_000, message: "every pg session closed" });
+    // Newest first: the run, then pgbench -i's sessions.
+    const bench = sessions![0];
+    assert.ok(bench.bytes_in > TRANSACTIONS * 40, JSON.stringify(bench));
     const { events } = await getSession(admin, bench.id);
     const selects = events.filter((e) =>
       e.kind === "sql" && /^SELECT abalance FROM pgbench_accounts WHERE aid = /.test(e.data ?? "")
