@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { ByteReader, ByteWriter } from "./bytes.ts";
+import { type ByteReader, type ByteWriter, concatBytes } from "./bytes.ts";
 
 /** Inputs per target when `HOOP_FUZZ_ITERATIONS` is unset: keeps the default suite fast. */
 export const DEFAULT_FUZZ_ITERATIONS = 2000;
@@ -145,18 +145,6 @@ function clampSize(b: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
   return b.length > MAX_FUZZ_INPUT_BYTES ? b.slice(0, MAX_FUZZ_INPUT_BYTES) : b;
 }
 
-function join(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
 /** Apply one random mutation to `input`; `corpus` feeds splices. */
 export function mutateBytes(
   rng: Rng,
@@ -173,30 +161,30 @@ export function mutateBytes(
     }
     case 1: { // insert random bytes
       const i = at(1);
-      return clampSize(join(b.subarray(0, i), rng.bytes(1 + rng.int(16)), b.subarray(i)));
+      return clampSize(concatBytes([b.subarray(0, i), rng.bytes(1 + rng.int(16)), b.subarray(i)]));
     }
     case 2: { // delete a run
       if (b.length === 0) return b;
       const i = at();
       const n = 1 + rng.int(Math.min(16, b.length - i));
-      return join(b.subarray(0, i), b.subarray(i + n));
+      return concatBytes([b.subarray(0, i), b.subarray(i + n)]);
     }
     case 3: { // duplicate a run somewhere
       if (b.length === 0) return b;
       const i = at();
       const run = b.subarray(i, i + 1 + rng.int(Math.min(64, b.length - i)));
       const j = at(1);
-      return clampSize(join(b.subarray(0, j), run, b.subarray(j)));
+      return clampSize(concatBytes([b.subarray(0, j), run, b.subarray(j)]));
     }
     case 4: { // splice: a prefix of this input and a suffix of another
       const other = corpus.length ? rng.pick(corpus) : rng.bytes(16);
       const i = at(1);
-      return clampSize(join(b.subarray(0, i), other.subarray(rng.int(other.length + 1))));
+      return clampSize(concatBytes([b.subarray(0, i), other.subarray(rng.int(other.length + 1))]));
     }
     case 5: { // boundary integer over a (possible) length field
       const v = rng.pick(BOUNDARY_INTEGERS);
       const width = rng.pick([1, 2, 4]);
-      if (b.length < width) return join(b, rng.bytes(width));
+      if (b.length < width) return concatBytes([b, rng.bytes(width)]);
       const i = rng.int(b.length - width + 1);
       for (let k = 0; k < width; k++) b[i + k] = (v >>> (8 * (width - 1 - k))) & 0xff;
       return b;
@@ -523,5 +511,5 @@ export function randomRecords(rng: Rng, lengthIncludesSelf: boolean): Uint8Array
     new DataView(head.buffer).setUint32(1, body.length + (lengthIncludesSelf ? 4 : 0));
     parts.push(head, body);
   }
-  return join(...parts);
+  return concatBytes(parts);
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { int16Bytes as i16, int32Bytes as i32 } from "../../proto/pgwire/codec.ts";
 import { concatBytes } from "../../proto/bytes.ts";
 import { fuzzBytes, type Rng } from "../../proto/_fuzz.ts";
 import {
@@ -25,18 +26,6 @@ import {
 
 const enc = new TextEncoder();
 const z = (s: string) => enc.encode(`${s}\0`);
-
-function i16(n: number): Uint8Array {
-  const b = new Uint8Array(2);
-  new DataView(b.buffer).setInt16(0, n);
-  return b;
-}
-
-function i32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, n);
-  return b;
-}
 
 const parse = (name: string, sql: string) =>
   encodeMessage("P", concatBytes([z(name), z(sql), i16(1), i32(23)]));

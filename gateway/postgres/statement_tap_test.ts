@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { int16Bytes as i16, int32Bytes as i32 } from "../../proto/pgwire/codec.ts";
 import { concatBytes } from "../../proto/bytes.ts";
 import {
   encodeMessage,
@@ -22,16 +23,6 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return concatBytes(parts);
 }
 
-function i16(n: number): Uint8Array {
-  const b = new Uint8Array(2);
-  new DataView(b.buffer).setInt16(0, n);
-  return b;
-}
-function i32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, n);
-  return b;
-}
 function cstr(s: string): Uint8Array {
   return concat(enc.encode(s), new Uint8Array(1));
 }

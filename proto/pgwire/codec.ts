@@ -116,7 +116,15 @@ export function readInt32(buf: Uint8Array, off = 0): number {
   return new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getInt32(off);
 }
 
-function int32(n: number): Uint8Array {
+/** `n` as a big-endian signed 16-bit integer (counts and format codes). */
+export function int16Bytes(n: number): Uint8Array {
+  const b = new Uint8Array(2);
+  new DataView(b.buffer).setInt16(0, n);
+  return b;
+}
+
+/** `n` as a big-endian signed 32-bit integer (lengths, codes, keys). */
+export function int32Bytes(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setInt32(0, n);
   return b;
@@ -144,26 +152,31 @@ export function encodeMessage(type: string, body: Uint8Array = new Uint8Array(0)
 
 /** `StartupMessage` with the given parameters (`user` is required by servers). */
 export function encodeStartup(params: Record<string, string>, protocol = PROTOCOL_3_0): Uint8Array {
-  const parts: Uint8Array[] = [int32(protocol)];
+  const parts: Uint8Array[] = [int32Bytes(protocol)];
   for (const [k, v] of Object.entries(params)) parts.push(cstr(k), cstr(v));
   parts.push(new Uint8Array(1));
   const body = concatBytes(parts);
-  return concatBytes([int32(body.length + 4), body]);
+  return concatBytes([int32Bytes(body.length + 4), body]);
 }
 
 /** `SSLRequest`. */
 export function encodeSslRequest(): Uint8Array {
-  return concatBytes([int32(8), int32(SSL_REQUEST_CODE)]);
+  return concatBytes([int32Bytes(8), int32Bytes(SSL_REQUEST_CODE)]);
 }
 
 /** `CancelRequest` for a backend (pid and secret from its `BackendKeyData`). */
 export function encodeCancel(pid: number, secret: Uint8Array): Uint8Array {
-  return concatBytes([int32(12 + secret.length), int32(CANCEL_REQUEST_CODE), int32(pid), secret]);
+  return concatBytes([
+    int32Bytes(12 + secret.length),
+    int32Bytes(CANCEL_REQUEST_CODE),
+    int32Bytes(pid),
+    secret,
+  ]);
 }
 
 /** `BackendKeyData` (`K`): the key a client names its backend by in a `CancelRequest`. */
 export function encodeBackendKeyData(pid: number, secret: Uint8Array): Uint8Array {
-  return encodeMessage("K", concatBytes([int32(pid), secret]));
+  return encodeMessage("K", concatBytes([int32Bytes(pid), secret]));
 }
 
 /**
@@ -187,7 +200,7 @@ export function encodePasswordMessage(password: string): Uint8Array {
 
 /** `SASLInitialResponse`. */
 export function encodeSaslInitialResponse(mechanism: string, data: Uint8Array): Uint8Array {
-  return encodeMessage("p", concatBytes([cstr(mechanism), int32(data.length), data]));
+  return encodeMessage("p", concatBytes([cstr(mechanism), int32Bytes(data.length), data]));
 }
 
 /** `SASLResponse`. */
@@ -239,7 +252,7 @@ export function encodeErrorResponse(
 
 /** An authentication request (`R`) with the given code and no payload. */
 export function encodeAuthentication(code: number): Uint8Array {
-  return encodeMessage("R", int32(code));
+  return encodeMessage("R", int32Bytes(code));
 }
 
 /** `AuthenticationOk`. */
@@ -254,7 +267,7 @@ export function encodeAuthenticationOk(): Uint8Array {
 export function encodeNegotiateProtocolVersion(minor: number, unsupported: string[]): Uint8Array {
   return encodeMessage(
     "v",
-    concatBytes([int32(minor), int32(unsupported.length), ...unsupported.map(cstr)]),
+    concatBytes([int32Bytes(minor), int32Bytes(unsupported.length), ...unsupported.map(cstr)]),
   );
 }
 

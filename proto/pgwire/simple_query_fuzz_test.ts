@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { int16Bytes as i16, int32Bytes as i32 } from "./codec.ts";
 import { concatBytes } from "../bytes.ts";
 import { fuzzBytes, fuzzConn, Rng } from "../_fuzz.ts";
 import { HoopError } from "../errors.ts";
@@ -12,18 +13,6 @@ import { encodeAuthenticationOk, encodeErrorResponse, encodeMessage } from "./co
 import { simpleQuery } from "./simple_query.ts";
 
 const enc = new TextEncoder();
-
-function i16(n: number): Uint8Array {
-  const b = new Uint8Array(2);
-  new DataView(b.buffer).setInt16(0, n);
-  return b;
-}
-
-function i32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, n);
-  return b;
-}
 
 const z = (s: string) => enc.encode(`${s}\0`);
 const login = concatBytes([

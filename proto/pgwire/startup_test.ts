@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
+import { int32Bytes as i32 } from "./codec.ts";
 import { concatBytes } from "../bytes.ts";
 import { chunkReader } from "./_chunk_reader.ts";
 import { encodeCancel, encodeQuery, encodeSslRequest, encodeStartup } from "./codec.ts";
 import { MessageReader } from "./message_reader.ts";
 import { negotiateStartup, readStartup } from "./startup.ts";
-
-function i32(n: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, n);
-  return b;
-}
 
 Deno.test("readStartup() reads SSLRequest, startup parameters and cancel requests", async () => {
   assert.deepEqual(await readStartup(chunkReader(encodeSslRequest(), 3)), { kind: "ssl" });
