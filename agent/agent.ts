@@ -33,6 +33,7 @@ import {
 } from "../proto/packet.ts";
 import { VERSION } from "../proto/version.ts";
 import type { DataTarget } from "./data_dial.ts";
+import { WarmPool } from "./warm_pool.ts";
 import { serveSession, type SessionRequest } from "./session_handlers.ts";
 
 /** First reconnect delay; doubles up to {@linkcode BACKOFF_MAX_MS}. */
@@ -260,12 +261,14 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
     let lastHeard = Date.now();
     let done = false;
     let data: DataTarget | undefined;
+    let warm: WarmPool | undefined;
     const sessions = new Map<string, () => void>();
 
     const finish = (result: AttemptResult) => {
       if (done) return;
       done = true;
       clearInterval(heartbeat);
+      warm?.close();
       opts.signal?.removeEventListener("abort", onAbort);
       for (const close of sessions.values()) close();
       sessions.clear();
@@ -301,6 +304,7 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
     const settingUp = new Set<string>();
     const sessionCtx = () => ({
       data: data!,
+      warm,
       log,
       fail(sid: string, message: string) {
         if (!done) call.write(makePacket(PacketType.SESSION_FAILED, { sid, message }));
@@ -321,6 +325,11 @@ function attempt(opts: AgentOptions, log: Logger): Promise<AttemptResult> {
             tls: specString(p, "data_tls") === "1",
             caCert: opts.tlsCa,
           };
+          {
+            const warmKey = specString(p, "warm_key");
+            warm?.close();
+            warm = warmKey ? new WarmPool(data, warmKey, log) : undefined;
+          }
           onlineAt = Date.now();
           log.info("connected to the gateway", {
             target: grpcTarget(opts.dsn),

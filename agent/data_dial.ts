@@ -1,21 +1,42 @@
 /**
- * The agent's side of a data connection: dial the gateway's data port with
- * the agent ticket and wait for the gateway to pair it with the client.
+ * The agent's side of a data connection: present the agent ticket on a warm
+ * connection when the pool has one (agent/warm_pool.ts), else on a freshly
+ * dialed one, and wait for the gateway to pair it with the client.
  *
  * @module
  */
 import { DataSide } from "../proto/data_header.ts";
-import { DataRefusedError, type DataTarget, dialDataPort } from "../proto/data_dial.ts";
+import {
+  DataRefusedError,
+  type DataTarget,
+  dialDataPort,
+  presentTicket,
+} from "../proto/data_dial.ts";
 import { unavailable } from "../proto/errors.ts";
+import type { WarmPool } from "./warm_pool.ts";
 
 export type { DataTarget };
 
 /** How long the agent waits for the client side to arrive. */
 const PAIR_WAIT_MS = 20_000;
 
-/** Dial the data port and present the ticket; resolves once paired. */
-export async function dialData(target: DataTarget, ticket: string): Promise<Deno.Conn> {
+/** Present the ticket (warm connection first); resolves once paired. */
+export async function dialData(
+  target: DataTarget,
+  ticket: string,
+  pool?: WarmPool,
+): Promise<Deno.Conn> {
   try {
+    const warm = pool?.take();
+    if (warm) {
+      try {
+        return await presentTicket(warm, target, DataSide.AGENT, ticket, { waitMs: PAIR_WAIT_MS });
+      } catch (err) {
+        if (err instanceof DataRefusedError) throw err;
+        // The parked connection had died (gateway restart, idle limit): the
+        // gateway never read the ticket, so a fresh connection may present it.
+      }
+    }
     return await dialDataPort(target, DataSide.AGENT, ticket, { pairWaitMs: PAIR_WAIT_MS });
   } catch (err) {
     if (err instanceof DataRefusedError) {

@@ -14,6 +14,7 @@ import { splice } from "../proto/splice.ts";
 import { splitCommandLine } from "../proto/command_line.ts";
 import { runCommand } from "./command_runner.ts";
 import { type DataTarget, dialData } from "./data_dial.ts";
+import type { WarmPool } from "./warm_pool.ts";
 import { servePostgres } from "./postgres/mod.ts";
 import { PTY_SUPPORTED, spawnPty } from "./pty.ts";
 
@@ -32,6 +33,8 @@ export interface SessionRequest {
 /** Context the handlers need. */
 export interface SessionContext {
   data: DataTarget;
+  /** This control stream's warm data connections, when the gateway offers them. */
+  warm?: WarmPool;
   log: Logger;
   /** Report a failure before the data connection is up. */
   fail(sid: string, message: string): void;
@@ -84,7 +87,7 @@ async function serveTcp(ctx: SessionContext, req: SessionRequest, log: Logger): 
   target.setNoDelay(true);
   let data: Deno.Conn;
   try {
-    data = await dialData(ctx.data, req.ticket);
+    data = await dialData(ctx.data, req.ticket, ctx.warm);
   } catch (err) {
     target.close();
     throw err;
@@ -106,7 +109,7 @@ async function servePostgresSession(
   req: SessionRequest,
   log: Logger,
 ): Promise<void> {
-  const data = await dialData(ctx.data, req.ticket);
+  const data = await dialData(ctx.data, req.ticket, ctx.warm);
   const untrack = ctx.track(req.sid, () => closeQuietly(data));
   try {
     await servePostgres(data, req.config.uri, {
@@ -135,7 +138,7 @@ async function serveCommand(ctx: SessionContext, req: SessionRequest, log: Logge
     );
     return;
   }
-  const data = await dialData(ctx.data, req.ticket);
+  const data = await dialData(ctx.data, req.ticket, ctx.warm);
   const untrack = ctx.track(req.sid, () => closeQuietly(data));
   try {
     if (req.verb === "console") await runConsole(data, argv, req, log);

@@ -7,6 +7,7 @@
  * @module
  */
 import * as grpc from "@grpc/grpc-js";
+import { DataSide } from "../proto/data_header.ts";
 import { validateName } from "../proto/dsn.ts";
 import { HoopError } from "../proto/errors.ts";
 import { type Hello, parseHello, type PublishedConnection } from "../proto/hello.ts";
@@ -28,6 +29,7 @@ import {
 } from "../proto/packet.ts";
 import type { AgentLink, CloseReason, PresenceRegistry } from "./presence.ts";
 import type { SessionBroker } from "./broker/mod.ts";
+import type { WarmParking } from "./warm_parking.ts";
 import { type Agent, type Store, StoreConflictError } from "./store/store.ts";
 
 /** What the control-stream handler needs from the gateway. */
@@ -39,6 +41,8 @@ export interface ControlContext {
   /** `host:port` agents dial for data connections. */
   dataAddr: string;
   dataTls: boolean;
+  /** Where the agent's warm data connections park; WELCOME carries no warm key without it. */
+  parking?: WarmParking;
 }
 
 /** Longest SESSION_FAILED message kept from an agent (longer ones are cut). */
@@ -148,12 +152,15 @@ export async function handleControlStream(
     },
   };
 
+  /** This stream's warm key (issued with WELCOME, revoked with the stream). */
+  let warmKey: string | undefined;
   const cleanup = (why: string) => {
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
     ctx.presence.remove(link);
     ctx.broker.endAgentSessions(agent.id, `agent "${agent.name}" disconnected`);
+    if (warmKey) ctx.parking?.revoke(warmKey);
     log.info("agent offline", { reason: why });
     if (!ctx.presence.get(agent.id)) {
       ctx.store.updateAgentPresence(agent.id, {
@@ -216,11 +223,13 @@ export async function handleControlStream(
     }
     return;
   }
+  warmKey = ctx.parking?.issue(agent.id, DataSide.AGENT);
   link.send(makePacket(PacketType.WELCOME, {
     agent_id: agent.id,
     agent_name: agent.name,
     data_addr: ctx.dataAddr,
     data_tls: ctx.dataTls ? "1" : "0",
+    warm_key: warmKey,
   }));
   log.info("agent online", {
     version: hello.version,

@@ -14,10 +14,17 @@
  */
 import { acceptLoop } from "../proto/accept_loop.ts";
 import { closeQuietly } from "../proto/bytes.ts";
-import { DataHeaderError, DataStatus, readHeader, writeStatus } from "../proto/data_header.ts";
+import {
+  DataHeaderError,
+  DataSide,
+  DataStatus,
+  readHeader,
+  writeStatus,
+} from "../proto/data_header.ts";
 import type { HostPort } from "../proto/host_port.ts";
 import type { Logger } from "../proto/log.ts";
 import type { SessionBroker } from "./broker/mod.ts";
+import { WARM_IDLE_MS, type WarmParking } from "./warm_parking.ts";
 
 /** A peer must send its header this fast after connecting. */
 const HEADER_TIMEOUT_MS = 5_000;
@@ -33,6 +40,8 @@ export interface DataServerOptions {
   broker: SessionBroker;
   log: Logger;
   tls?: { cert: string; key: string };
+  /** Where warm connections park; without it, side 3 headers are refused. */
+  parking?: WarmParking;
 }
 
 /** Listen on `addr` (TLS when `tls` is given) and hand each connection to the broker. */
@@ -48,9 +57,39 @@ export function startDataServer(addr: HostPort, opts: DataServerOptions): DataSe
   return { addr: { hostname: bound.hostname, port: bound.port }, close: () => loop.close() };
 }
 
+/**
+ * Park a warm connection, then wait for its session header (an agent's or
+ * client's, as its key says), at most {@linkcode WARM_IDLE_MS}.
+ */
+async function parkUntilUsed(
+  conn: Deno.Conn,
+  key: Uint8Array,
+  opts: DataServerOptions,
+): Promise<{ side: DataSide; ticket: Uint8Array }> {
+  if (!opts.parking) {
+    throw new DataHeaderError(
+      "Cannot park data connection: this gateway keeps no warm connections",
+    );
+  }
+  const owner = opts.parking.park(key, conn);
+  try {
+    await writeStatus(conn, DataStatus.OK);
+    const header = await readHeader(conn, WARM_IDLE_MS);
+    if (header.side !== owner.side) {
+      throw new DataHeaderError(
+        `Cannot accept data connection: it was parked for side ${owner.side}, not ${header.side}`,
+      );
+    }
+    return header;
+  } finally {
+    opts.parking.release(owner, conn);
+  }
+}
+
 async function handle(conn: Deno.Conn, opts: DataServerOptions): Promise<void> {
   try {
-    const header = await readHeader(conn, HEADER_TIMEOUT_MS);
+    let header = await readHeader(conn, HEADER_TIMEOUT_MS);
+    if (header.side === DataSide.WARM) header = await parkUntilUsed(conn, header.ticket, opts);
     await opts.broker.attach(conn, header.side, header.ticket);
   } catch (err) {
     if (err instanceof DataHeaderError) {

@@ -21,6 +21,7 @@ import { startHttpFront } from "./http_front.ts";
 import { LoginThrottle } from "./login_throttle.ts";
 import { handleControlStream } from "./control_stream.ts";
 import { startDataServer } from "./data_server.ts";
+import { WarmParking } from "./warm_parking.ts";
 import { startPostgresListener } from "./postgres/mod.ts";
 import { MemoryPresence } from "./presence.ts";
 import { loadSecretBox } from "./secret_box.ts";
@@ -136,8 +137,9 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     const throttle = new LoginThrottle();
     cleanups.unshift(() => broker.close("the gateway is shutting down"));
 
+    const parking = new WarmParking();
     const data = await listenOrExplain(
-      () => startDataServer(dataListen, { broker, log, tls }),
+      () => startDataServer(dataListen, { broker, log, tls, parking }),
       "data",
       dataListen,
     );
@@ -169,7 +171,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
 
     // gRPC control plane.
     const server = new grpc.Server(CHANNEL_OPTIONS);
-    const controlCtx = { store, presence, broker, log, dataAddr, dataTls: !!tls };
+    const controlCtx = { store, presence, broker, log, dataAddr, dataTls: !!tls, parking };
     server.addService(GATEWAY_SERVICE, {
       connect: (call: GatewayControlCall) => {
         handleControlStream(controlCtx, call).catch((err) => {

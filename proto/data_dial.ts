@@ -33,39 +33,46 @@ export class DataRefusedError extends HoopError {
 }
 
 /**
- * Dial, present `ticket` (base64url) for `side`, and resolve with the
- * connection once the gateway has paired it (within `pairWaitMs`). Throws
- * `unavailable` when the port cannot be reached and {@linkcode DataRefusedError}
- * when the gateway refuses.
+ * Open TCP (Nagle off) and, when the gateway has a certificate, TLS to the
+ * data port. Throws `unavailable` when the port cannot be reached.
  */
-export async function dialDataPort(
-  target: DataTarget,
-  side: DataSide,
-  ticket: string,
-  opts: { pairWaitMs: number },
-): Promise<Deno.Conn> {
+export async function connectDataPort(target: DataTarget): Promise<Deno.Conn> {
   const { hostname, port } = parseHostPort(target.addr, { what: "data address" });
-  let conn: Deno.Conn;
   try {
     const tcp = await Deno.connect({ hostname, port });
     tcp.setNoDelay(true);
-    conn = target.tls
-      ? await Deno.startTls(tcp, {
-        hostname,
-        caCerts: target.caCert ? [target.caCert] : undefined,
-      })
-      : tcp;
+    if (!target.tls) return tcp;
+    const tls = await Deno.startTls(tcp, {
+      hostname,
+      caCerts: target.caCert ? [target.caCert] : undefined,
+    });
+    // The handshake runs on first use: finish it now, so a warm connection is warm.
+    await tls.handshake();
+    return tls;
   } catch (err) {
     throw unavailable(
       `Cannot reach the gateway's data port ${target.addr}: ${describeNetError(err)}`,
-      {
-        cause: err,
-      },
+      { cause: err },
     );
   }
+}
+
+/**
+ * On an open data connection, send the header for `side` with `ticket`
+ * (base64url) and wait (at most `waitMs`) for the gateway's status. Resolves
+ * with `conn` when accepted; closes it and throws {@linkcode DataRefusedError}
+ * when refused, `unavailable` when the connection fails.
+ */
+export async function presentTicket(
+  conn: Deno.Conn,
+  target: DataTarget,
+  side: DataSide,
+  ticket: string,
+  opts: { waitMs: number },
+): Promise<Deno.Conn> {
   try {
     await writeAll(conn, encodeHeader(side, decodeBase64Url(ticket)));
-    const status = await readStatus(conn, opts.pairWaitMs);
+    const status = await readStatus(conn, opts.waitMs);
     if (!status.ok) throw new DataRefusedError(status.message);
     return conn;
   } catch (err) {
@@ -79,4 +86,33 @@ export async function dialDataPort(
       cause: err,
     });
   }
+}
+
+/**
+ * Dial, present `ticket` (base64url) for `side`, and resolve with the
+ * connection once the gateway has paired it (within `pairWaitMs`). Throws
+ * `unavailable` when the port cannot be reached and {@linkcode DataRefusedError}
+ * when the gateway refuses.
+ */
+export async function dialDataPort(
+  target: DataTarget,
+  side: DataSide,
+  ticket: string,
+  opts: { pairWaitMs: number },
+): Promise<Deno.Conn> {
+  const conn = await connectDataPort(target);
+  return await presentTicket(conn, target, side, ticket, { waitMs: opts.pairWaitMs });
+}
+
+/**
+ * Dial and park a warm connection under `warmKey` (base64url): resolves once
+ * the gateway has parked it (within `waitMs`).
+ */
+export async function parkWarm(
+  target: DataTarget,
+  warmKey: string,
+  opts: { waitMs: number },
+): Promise<Deno.Conn> {
+  const conn = await connectDataPort(target);
+  return await presentTicket(conn, target, DataSide.WARM, warmKey, opts);
 }

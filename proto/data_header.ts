@@ -3,8 +3,13 @@
  * an agent to the gateway's data port, starts with 38 bytes:
  *
  * ```
- * magic "HOOP" (4) | version u8 (1) | side u8 (1 client, 2 agent) | ticket (32)
+ * magic "HOOP" (4) | version u8 (1) | side u8 (1 client, 2 agent, 3 warm) | ticket (32)
  * ```
+ *
+ * Side 3 parks a warm connection (gateway/warm_parking.ts): its 32 bytes are
+ * a warm key from WELCOME, not a ticket. The gateway answers `0` once the
+ * connection is parked, and later the same connection sends an ordinary
+ * client or agent header with the session's ticket, answered as usual.
  *
  * The gateway answers one status byte: `0` when the ticket matched and the
  * connection is about to be spliced to its peer, otherwise a refusal code
@@ -32,8 +37,8 @@ export const DATA_HEADER_BYTES = 4 + 1 + 1 + TICKET_BYTES;
 /** Longest refusal message; {@linkcode writeStatus} cuts longer ones. */
 export const MAX_STATUS_MESSAGE_BYTES = 1024;
 
-/** Which party dials: the user's client or the agent. */
-export const DataSide = { CLIENT: 1, AGENT: 2 } as const;
+/** Which party dials: the user's client or the agent, or a warm connection being parked. */
+export const DataSide = { CLIENT: 1, AGENT: 2, WARM: 3 } as const;
 /** One of {@linkcode DataSide}. */
 export type DataSide = typeof DataSide[keyof typeof DataSide];
 
@@ -68,7 +73,7 @@ export class DataHeaderError extends HoopError {
 
 /** Build the 38-byte header for `side` and a 32-byte ticket. */
 export function encodeHeader(side: DataSide, ticket: Uint8Array): Uint8Array {
-  if (side !== DataSide.CLIENT && side !== DataSide.AGENT) {
+  if (side !== DataSide.CLIENT && side !== DataSide.AGENT && side !== DataSide.WARM) {
     throw new RangeError(`Cannot encode data header: unknown side ${side}`);
   }
   if (ticket.length !== TICKET_BYTES) {
@@ -143,9 +148,9 @@ export function readHeader(
       );
     }
     const side = rest[1];
-    if (side !== DataSide.CLIENT && side !== DataSide.AGENT) {
+    if (side !== DataSide.CLIENT && side !== DataSide.AGENT && side !== DataSide.WARM) {
       throw new DataHeaderError(
-        `Cannot accept data connection: unknown side ${side}: expected 1 (client) or 2 (agent)`,
+        `Cannot accept data connection: unknown side ${side}: expected 1 (client), 2 (agent) or 3 (warm)`,
       );
     }
     return { side: side as DataSide, ticket: rest.slice(2) };

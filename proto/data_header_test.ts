@@ -51,7 +51,7 @@ Deno.test("encodeHeader() lays out magic, version, side and ticket in 38 bytes",
   assert.deepEqual([...h.subarray(0, 6)], [0x48, 0x4f, 0x4f, 0x50, DATA_PROTOCOL_VERSION, 2]);
   assert.deepEqual(h.subarray(6), ticket);
   assert.throws(() => encodeHeader(DataSide.CLIENT, new Uint8Array(31)), /31 bytes, expected 32/);
-  assert.throws(() => encodeHeader(3 as DataSide, ticket), /unknown side 3/);
+  assert.throws(() => encodeHeader(4 as DataSide, ticket), /unknown side 4/);
 });
 
 Deno.test("readHeader() reads the header and leaves session bytes unread", async () => {
@@ -111,7 +111,8 @@ Deno.test("readHeader() rejects an unknown side", async () => {
   h[5] = 9;
   await writeAll(p.client, h);
   await assert.rejects(readHeader(p.server, TIMEOUT_MS), {
-    message: "Cannot accept data connection: unknown side 9: expected 1 (client) or 2 (agent)",
+    message:
+      "Cannot accept data connection: unknown side 9: expected 1 (client), 2 (agent) or 3 (warm)",
   });
 });
 

@@ -33,7 +33,9 @@ export const HEARTBEAT_TIMEOUT_MS = 30_000;
  *   `{ connection: PublishedConnection }` for embedded agents, empty for
  *   standard ones. Built and checked in proto/hello.ts.
  * - `WELCOME` gateway→agent. spec: `agent_id`, `agent_name`, `data_addr`
- *   (`host:port` of the data port), `data_tls` (`1` when TLS).
+ *   (`host:port` of the data port), `data_tls` (`1` when TLS), and
+ *   `warm_key` (base64url; absent from older gateways): the key this stream's
+ *   warm data connections park under (proto/data_header.ts side 3).
  * - `HEARTBEAT` both ways. No spec, no payload.
  * - `SESSION_OPEN` gateway→agent. spec: `sid`, `ticket` (base64url),
  *   `connection`, `type` (postgres | tcp | command), `verb` (connect | exec |
