@@ -33,7 +33,7 @@ import {
 } from "../proto/packet.ts";
 import { VERSION } from "../proto/version.ts";
 import type { DataTarget } from "./data_dial.ts";
-import { WarmPool } from "./warm_pool.ts";
+import { WarmPool } from "../proto/warm_pool.ts";
 import { serveSession, type SessionRequest } from "./session_handlers.ts";
 
 /** First reconnect delay; doubles up to {@linkcode BACKOFF_MAX_MS}. */

@@ -6,14 +6,9 @@
  * @module
  */
 import { DataSide } from "../proto/data_header.ts";
-import {
-  DataRefusedError,
-  type DataTarget,
-  dialDataPort,
-  presentTicket,
-} from "../proto/data_dial.ts";
+import { DataRefusedError, type DataTarget, dialDataPort } from "../proto/data_dial.ts";
 import { unavailable } from "../proto/errors.ts";
-import type { WarmPool } from "./warm_pool.ts";
+import type { WarmPool } from "../proto/warm_pool.ts";
 
 export type { DataTarget };
 
@@ -27,17 +22,10 @@ export async function dialData(
   pool?: WarmPool,
 ): Promise<Deno.Conn> {
   try {
-    const warm = pool?.take();
-    if (warm) {
-      try {
-        return await presentTicket(warm, target, DataSide.AGENT, ticket, { waitMs: PAIR_WAIT_MS });
-      } catch (err) {
-        if (err instanceof DataRefusedError) throw err;
-        // The parked connection had died (gateway restart, idle limit): the
-        // gateway never read the ticket, so a fresh connection may present it.
-      }
-    }
-    return await dialDataPort(target, DataSide.AGENT, ticket, { pairWaitMs: PAIR_WAIT_MS });
+    return await dialDataPort(target, DataSide.AGENT, ticket, {
+      pairWaitMs: PAIR_WAIT_MS,
+      warm: pool?.take(),
+    });
   } catch (err) {
     if (err instanceof DataRefusedError) {
       throw unavailable(`The gateway refused the data connection: ${err.reason}`, { cause: err });

@@ -14,7 +14,7 @@ import { splice } from "../proto/splice.ts";
 import { splitCommandLine } from "../proto/command_line.ts";
 import { runCommand } from "./command_runner.ts";
 import { type DataTarget, dialData } from "./data_dial.ts";
-import type { WarmPool } from "./warm_pool.ts";
+import type { WarmPool } from "../proto/warm_pool.ts";
 import { servePostgres } from "./postgres/mod.ts";
 import { PTY_SUPPORTED, spawnPty } from "./pty.ts";
 

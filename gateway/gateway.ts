@@ -221,6 +221,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       tokenTtlMs: opts.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS,
       throttle,
       audit,
+      parking,
       onRevokeAgents(ids) {
         for (const id of ids) {
           presence.get(id)?.close("revoked");

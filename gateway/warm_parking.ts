@@ -41,6 +41,8 @@ export interface WarmOwner {
 /** The gateway's warm keys and the connections parked under them. */
 export class WarmParking {
   #owners = new Map<string, WarmOwner>();
+  /** `side:ownerId` → key, for {@linkcode keyFor}. */
+  #keyOf = new Map<string, string>();
   #parked = 0;
 
   /** Connections parked right now (for tests and the bench). */
@@ -55,11 +57,31 @@ export class WarmParking {
     return key;
   }
 
+  /**
+   * The key of `ownerId`'s connections of `side`, issued on first use (users:
+   * one key each, for as long as the gateway runs or until revoked).
+   */
+  keyFor(ownerId: string, side: DataSide): string {
+    const known = this.#keyOf.get(`${side}:${ownerId}`);
+    if (known) return known;
+    const key = this.issue(ownerId, side);
+    this.#keyOf.set(`${side}:${ownerId}`, key);
+    return key;
+  }
+
+  /** Revoke every key of `ownerId` (a deleted user). */
+  revokeOwner(ownerId: string): void {
+    for (const [ownerKey, key] of [...this.#keyOf]) {
+      if (ownerKey.endsWith(`:${ownerId}`)) this.revoke(key);
+    }
+  }
+
   /** Forget `key` and close what is parked under it. */
   revoke(key: string): void {
     const owner = this.#owners.get(key);
     if (!owner) return;
     this.#owners.delete(key);
+    this.#keyOf.delete(`${owner.side}:${owner.ownerId}`);
     for (const conn of owner.conns) closeQuietly(conn);
   }
 

@@ -216,6 +216,11 @@ export interface CreateSessionResponse {
   data_addr: string;
   data_tls: boolean;
   type: ConnectionType;
+  /**
+   * Key under which this user may park warm data connections (a spare that
+   * `hoop connect` dials ahead); it opens no session by itself.
+   */
+  warm_key?: string;
 }
 
 /** The answer of `GET /api/healthz`. */

@@ -90,16 +90,25 @@ export async function presentTicket(
 
 /**
  * Dial, present `ticket` (base64url) for `side`, and resolve with the
- * connection once the gateway has paired it (within `pairWaitMs`). Throws
- * `unavailable` when the port cannot be reached and {@linkcode DataRefusedError}
- * when the gateway refuses.
+ * connection once the gateway has paired it (within `pairWaitMs`). With
+ * `warm` (a parked connection, proto/warm_pool.ts) the ticket goes there
+ * first; if that connection has died, a fresh one presents the same ticket,
+ * which the gateway never read. Throws `unavailable` when the port cannot be
+ * reached and {@linkcode DataRefusedError} when the gateway refuses.
  */
 export async function dialDataPort(
   target: DataTarget,
   side: DataSide,
   ticket: string,
-  opts: { pairWaitMs: number },
+  opts: { pairWaitMs: number; warm?: Deno.Conn },
 ): Promise<Deno.Conn> {
+  if (opts.warm) {
+    try {
+      return await presentTicket(opts.warm, target, side, ticket, { waitMs: opts.pairWaitMs });
+    } catch (err) {
+      if (err instanceof DataRefusedError) throw err;
+    }
+  }
   const conn = await connectDataPort(target);
   return await presentTicket(conn, target, side, ticket, { waitMs: opts.pairWaitMs });
 }

@@ -19,13 +19,25 @@ import {
   waitFor,
 } from "./_harness.ts";
 
-/** Local ports of established IPv4 sockets connected to `remotePort`. */
-async function socketsTo(remotePort: number): Promise<Set<number>> {
+/** Socket inodes process `pid` holds. */
+async function socketInodes(pid: number): Promise<Set<string>> {
+  const inodes = new Set<string>();
+  for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
+    const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "");
+    const m = /^socket:\[(\d+)\]$/.exec(target);
+    if (m) inodes.add(m[1]);
+  }
+  return inodes;
+}
+
+/** Local ports of `pid`'s established IPv4 sockets connected to `remotePort`. */
+async function socketsTo(remotePort: number, pid: number): Promise<Set<number>> {
+  const mine = await socketInodes(pid);
   const text = await Deno.readTextFile("/proc/net/tcp");
   const ports = new Set<number>();
   for (const line of text.split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length < 4 || f[3] !== "01") continue;
+    if (f.length < 10 || f[3] !== "01" || !mine.has(f[9])) continue;
     const local = parseInt(f[1].split(":")[1], 16);
     const remote = parseInt(f[2].split(":")[1], 16);
     if (remote === remotePort) ports.add(local);
@@ -50,7 +62,7 @@ async function echoOnce(port: number, text: string): Promise<string> {
   }
 }
 
-Deno.test("agents park warm data connections after a session and the next session takes one", async (t) => {
+Deno.test("agents and hoop connect park warm data connections after a session and the next session takes them", async (t) => {
   await using gw = await startGateway();
   await using echo = startEchoServer();
   const admin = await signupAdmin(gw);
@@ -68,29 +80,35 @@ Deno.test("agents park warm data connections after a session and the next sessio
   await run.log.waitFor(/connected to the gateway/);
   await using connect = await startConnect("echo", { env: admin.env });
 
-  await t.step("an agent that has served nothing parks nothing", async () => {
-    assert.equal((await socketsTo(dataPort)).size, 0);
+  await t.step("an agent and a hoop connect that have served nothing park nothing", async () => {
+    assert.equal((await socketsTo(dataPort, run.pid)).size, 0);
+    assert.equal((await socketsTo(dataPort, connect.pid)).size, 0);
   });
 
-  let parked = new Set<number>();
-  await t.step("after the first session a warm connection is parked", async () => {
+  let agentParked = new Set<number>();
+  let spare = new Set<number>();
+  await t.step("after the first session the agent parks some and hoop connect one", async () => {
     assert.equal(await echoOnce(connect.port, "first"), "first");
-    const found = await waitFor(async () => {
+    await waitFor(async () => {
       // The session's own sockets close once the relay ends; what stays is parked.
-      const now = await socketsTo(dataPort);
-      return now.size >= 1 && echo.open === 0 ? now : undefined;
-    }, { timeoutMs: 15_000, message: "a parked warm data connection" });
-    parked = found!;
+      agentParked = await socketsTo(dataPort, run.pid);
+      spare = await socketsTo(dataPort, connect.pid);
+      return agentParked.size >= 1 && spare.size === 1 && echo.open === 0;
+    }, { timeoutMs: 15_000, message: "parked warm data connections" });
   });
 
-  await t.step("the next session takes a parked connection and the pool refills", async () => {
-    assert.equal(await echoOnce(connect.port, "second"), "second");
-    await waitFor(async () => {
-      const now = await socketsTo(dataPort);
-      const consumed = [...parked].some((p) => !now.has(p));
-      return consumed && now.size >= 1 && echo.open === 0;
-    }, { timeoutMs: 15_000, message: "a parked connection used and replaced" });
-  });
+  await t.step(
+    "the next session takes a parked connection on each side and both refill",
+    async () => {
+      assert.equal(await echoOnce(connect.port, "second"), "second");
+      await waitFor(async () => {
+        const agentNow = await socketsTo(dataPort, run.pid);
+        const spareNow = await socketsTo(dataPort, connect.pid);
+        return [...agentParked].some((p) => !agentNow.has(p)) && agentNow.size >= 1 &&
+          [...spare].some((p) => !spareNow.has(p)) && spareNow.size === 1 && echo.open === 0;
+      }, { timeoutMs: 15_000, message: "parked connections used and replaced" });
+    },
+  );
 
   await t.step("a stranger's warm header is refused with the reason", async () => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: dataPort });
@@ -106,7 +124,7 @@ Deno.test("agents park warm data connections after a session and the next sessio
 
   await t.step("revoking the agent closes its parked connections", async () => {
     await hoopOk(["admin", "delete", "orgkeys"], { env: admin.env });
-    await waitFor(async () => (await socketsTo(dataPort)).size === 0, {
+    await waitFor(async () => (await socketsTo(dataPort, run.pid)).size === 0, {
       timeoutMs: 15_000,
       message: "parked connections closed",
     });

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { dialData } from "../agent/data_dial.ts";
-import { WarmPool } from "../agent/warm_pool.ts";
+import { WarmPool } from "../proto/warm_pool.ts";
 import type { SessionBroker } from "../gateway/broker/mod.ts";
 import { startDataServer } from "../gateway/data_server.ts";
 import { MAX_WARM_PER_KEY, WarmParking } from "../gateway/warm_parking.ts";

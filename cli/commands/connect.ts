@@ -16,7 +16,7 @@ import { splice } from "../../proto/splice.ts";
 import { type ApiClient, type Connection, loadTlsCa } from "../api_client.ts";
 import { type Command, stringFlag, UsageError } from "../command.ts";
 import type { Context } from "../context.ts";
-import { openSession } from "../data_client.ts";
+import { openSession, SpareConnection } from "../data_client.ts";
 import { enterRawMode, onResize, terminalSize } from "../terminal.ts";
 import { API_URL_HELP, API_URL_OPTION, clientFor, segment } from "./_api.ts";
 import { EndOfInputTypist } from "./_end_of_input.ts";
@@ -135,10 +135,11 @@ async function serveLocalPort(
     );
   }
   const live = new Set<Deno.Conn>();
+  const spare = new SpareConnection();
   const loop = acceptLoop(listener, async (local) => {
     live.add(local);
     try {
-      await relayOne(ctx, freshClient, conn, local, caCert);
+      await relayOne(ctx, freshClient, conn, local, { caCert, spare });
     } finally {
       live.delete(local);
     }
@@ -151,6 +152,7 @@ async function serveLocalPort(
     loop.close();
   });
   await loop.done;
+  spare.close();
   for (const c of live) closeQuietly(c);
   return 0;
 }
@@ -172,7 +174,7 @@ async function relayOne(
   freshClient: () => Promise<ApiClient>,
   conn: Connection,
   local: Deno.TcpConn,
-  caCert: string | undefined,
+  dial: { caCert: string | undefined; spare: SpareConnection },
 ): Promise<void> {
   // PostgreSQL clients ask for encryption first; the local hop answers "N" itself
   // while the session opens, saving a round trip through gateway and agent.
@@ -185,8 +187,7 @@ async function relayOne(
     // API connection), so a burst queues here instead of being refused there.
     remote = await OPENING.run(async () => {
       api = await freshClient();
-      return (await openSession(api, { connection: conn.name, verb: "connect" }, { caCert }))
-        .conn;
+      return (await openSession(api, { connection: conn.name, verb: "connect" }, dial)).conn;
     });
   } catch (err) {
     const message = err instanceof HoopError ? err.message : String(err);

@@ -11,6 +11,7 @@ import type { LoginThrottle } from "../login_throttle.ts";
 import type { PresenceRegistry } from "../presence.ts";
 import type { SessionBroker } from "../broker/mod.ts";
 import type { Store, Token, User } from "../store/store.ts";
+import type { WarmParking } from "../warm_parking.ts";
 
 /** What the API needs from the gateway. */
 export interface ApiContext {
@@ -30,6 +31,8 @@ export interface ApiContext {
   throttle: LoginThrottle;
   /** The durable audit path, for `/api/healthz`; absent in tests that do not need it. */
   audit?: AuditWriter;
+  /** Where clients' warm data connections park; no `warm_key` is handed out without it. */
+  parking?: WarmParking;
 }
 
 /** Hono's environment for the API: the caller, set by the `requireUser` middleware. */

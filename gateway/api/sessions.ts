@@ -7,6 +7,7 @@
  */
 import { Hono } from "hono";
 import type * as wire from "../../proto/api_types.ts";
+import { DataSide } from "../../proto/data_header.ts";
 import { invalidArgument, notFound } from "../../proto/errors.ts";
 import type { SessionVerb } from "../store/store.ts";
 import { requireAdmin, requireUser } from "./_auth.ts";
@@ -96,6 +97,7 @@ export function sessionRoutes(ctx: ApiContext): Hono<ApiEnv> {
       data_addr: ctx.dataAddr,
       data_tls: ctx.dataTls,
       type: conn.type,
+      warm_key: ctx.parking?.keyFor(c.get("user").id, DataSide.CLIENT),
     };
     return c.json(answer, 201);
   });

@@ -71,6 +71,7 @@ export function userRoutes(ctx: ApiContext): Hono<ApiEnv> {
     }
     await ctx.store.deleteUser(email);
     ctx.broker.endUserSessions(user.id, `user "${email}" was deleted`);
+    ctx.parking?.revokeOwner(user.id);
     ctx.log.info("user deleted", { user: email });
     return c.json({ user: userView(user) } satisfies wire.UserResponse);
   });

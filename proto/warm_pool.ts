@@ -1,22 +1,25 @@
 /**
- * The agent's warm data connections: a few connections to the gateway's data
- * port dialed ahead of demand, TLS already done, parked under the warm key
- * from WELCOME (gateway/warm_parking.ts). A session takes one and sends its
- * ticket at once instead of paying TCP and TLS set-up on the hot path.
+ * Warm data connections, the same for agents and `hoop connect`: a few
+ * connections to the gateway's data port dialed ahead of demand, TLS already
+ * done, parked under a warm key (the agent's from WELCOME, the user's from
+ * `POST /api/sessions`; see gateway/warm_parking.ts). A session takes one and
+ * sends its ticket at once instead of paying TCP and TLS set-up on the hot
+ * path.
  *
  * The pool follows demand: as many as the sessions opened in the last
  * {@linkcode WARM_DEMAND_WINDOW_MS} (at least one while sessions keep coming,
- * at most {@linkcode MAX_WARM_DATA_CONNS}), none after
+ * at most `max`: {@linkcode MAX_WARM_DATA_CONNS} for agents, one spare for
+ * `hoop connect`), none after
  * {@linkcode WARM_IDLE_STOP_MS} without a session, and each replaced before
  * the gateway's idle limit.
  *
  * @module
  */
-import { closeQuietly } from "../proto/bytes.ts";
-import { type DataTarget, parkWarm } from "../proto/data_dial.ts";
-import type { Logger } from "../proto/log.ts";
+import { closeQuietly } from "./bytes.ts";
+import { type DataTarget, parkWarm } from "./data_dial.ts";
+import type { Logger } from "./log.ts";
 
-/** Most warm connections an agent keeps parked. */
+/** Most warm connections an agent keeps parked (a `hoop connect` keeps one). */
 export const MAX_WARM_DATA_CONNS = 4;
 
 /** A parked connection older than this is replaced (the gateway closes them at 60 s). */
@@ -42,11 +45,12 @@ interface Parked {
   since: number;
 }
 
-/** One control stream's warm connections. */
+/** One holder's warm connections (an agent's control stream, a `hoop connect`). */
 export class WarmPool {
   #target: DataTarget;
   #key: string;
   #log: Logger;
+  #max: number;
   #idle: Parked[] = [];
   #dialing = 0;
   #opens: number[] = [];
@@ -55,10 +59,16 @@ export class WarmPool {
   #closed = false;
   #timer: ReturnType<typeof setInterval>;
 
-  constructor(target: DataTarget, warmKey: string, log: Logger) {
+  constructor(
+    target: DataTarget,
+    warmKey: string,
+    log: Logger,
+    opts: { max?: number } = {},
+  ) {
     this.#target = target;
     this.#key = warmKey;
     this.#log = log;
+    this.#max = opts.max ?? MAX_WARM_DATA_CONNS;
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
   }
 
@@ -81,7 +91,12 @@ export class WarmPool {
     return taken?.conn;
   }
 
-  /** Close everything (the control stream ended: its key is revoked anyway). */
+  /** The key this pool parks under. */
+  get key(): string {
+    return this.#key;
+  }
+
+  /** Close everything (the holder is done; an agent's key is revoked with its stream anyway). */
   close(): void {
     this.#closed = true;
     clearInterval(this.#timer);
@@ -92,7 +107,7 @@ export class WarmPool {
   #desired(now: number): number {
     if (!this.#lastOpen || now - this.#lastOpen > WARM_IDLE_STOP_MS) return 0;
     while (this.#opens.length && now - this.#opens[0] > WARM_DEMAND_WINDOW_MS) this.#opens.shift();
-    return Math.min(MAX_WARM_DATA_CONNS, Math.max(1, this.#opens.length));
+    return Math.min(this.#max, Math.max(1, this.#opens.length));
   }
 
   #tick(): void {
