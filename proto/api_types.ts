@@ -152,6 +152,17 @@ export interface LoginResponse {
   user: User;
 }
 
+/**
+ * The answer of `POST /api/web/login` and `GET /api/web/session`: the token
+ * itself travels only in the HttpOnly `hoop_session` cookie.
+ */
+export interface WebSessionResponse {
+  user: User;
+  /** Send as `X-Hoop-CSRF` on every cookie request other than GET. */
+  csrf_token: string;
+  expires_at: string;
+}
+
 /** What a session does: relay a connection, run one command, or drive a console. */
 export type SessionVerb = "connect" | "exec" | "console";
 

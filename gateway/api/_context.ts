@@ -44,7 +44,9 @@ export interface ApiEnv {
   Variables: {
     /** The authenticated caller. */
     user: User;
-    /** The bearer token the caller presented (logout revokes it). */
+    /** The token the caller presented (logout revokes it). */
     token: Token;
+    /** How the token came: a bearer header, or the console's session cookie. */
+    via: "bearer" | "cookie";
   };
 }

@@ -20,6 +20,7 @@ import { connectionRoutes } from "./connections.ts";
 import { notFoundHandler, onApiError } from "./errors.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { userRoutes } from "./users.ts";
+import { webSessionRoutes } from "./web_session.ts";
 
 /**
  * Refuse a path Hono would otherwise pass on half-decoded: a malformed
@@ -113,6 +114,7 @@ export function createApiApp(ctx: ApiContext): Hono<ApiEnv> {
     connectionRoutes(ctx),
     userRoutes(ctx),
     sessionRoutes(ctx),
+    webSessionRoutes(ctx),
   ];
   const paths = new Set(
     resources.flatMap((r) => r.routes.filter((x) => x.method !== "ALL").map((x) => x.path)),

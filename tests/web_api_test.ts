@@ -1,0 +1,171 @@
+/**
+ * The API the web console uses, driven the way a browser does: the session
+ * cookie with its CSRF token and Origin checks, against a real gateway.
+ */
+import assert from "node:assert/strict";
+import type { WebSessionResponse } from "../proto/api_types.ts";
+import { createUser, type GatewayProcess, signupAdmin, startGateway } from "./_harness.ts";
+
+/** A browser-like client: remembers the session cookie, sends the API's Origin. */
+interface Browser {
+  cookie: string;
+  csrf: string;
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+}
+
+async function signIn(gw: GatewayProcess, email: string, password: string): Promise<Browser> {
+  const res = await fetch(`${gw.apiUrl}/api/web/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json", origin: gw.apiUrl },
+    body: JSON.stringify({ email, password }),
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  const body = await res.json() as WebSessionResponse;
+  const cookie = (res.headers.get("set-cookie") ?? "").split(";")[0];
+  return {
+    cookie,
+    csrf: body.csrf_token,
+    fetch: (path, init = {}) =>
+      fetch(`${gw.apiUrl}${path}`, {
+        ...init,
+        headers: { cookie, origin: gw.apiUrl, ...init.headers as Record<string, string> },
+      }),
+  };
+}
+
+Deno.test("the web console's API: cookie sessions, CSRF and Origin checks", async (t) => {
+  await using gw = await startGateway();
+  const admin = await signupAdmin(gw);
+
+  await t.step("web login sets an HttpOnly, SameSite=Strict session cookie", async () => {
+    const res = await fetch(`${gw.apiUrl}/api/web/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: admin.email, password: admin.password }),
+    });
+    assert.equal(res.status, 200);
+    const body = await res.json() as WebSessionResponse;
+    assert.equal(body.user.email, admin.email);
+    assert.match(body.csrf_token, /^[A-Za-z0-9_-]{43}$/);
+    assert.ok(Date.parse(body.expires_at) > Date.now());
+    const cookie = res.headers.get("set-cookie") ?? "";
+    assert.match(cookie, /^hoop_session=xtok-[^;]+; /);
+    assert.match(cookie, /; HttpOnly/);
+    assert.match(cookie, /; SameSite=Strict/);
+    assert.match(cookie, /; Path=\//);
+    assert.match(cookie, /; Max-Age=\d+/);
+    assert.doesNotMatch(cookie, /Secure/, "plain HTTP: no Secure flag");
+    assert.ok(!JSON.stringify(body).includes("xtok-"), "the token itself is only in the cookie");
+  });
+
+  await t.step("a wrong password is refused as by /api/login", async () => {
+    const res = await fetch(`${gw.apiUrl}/api/web/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: admin.email, password: "nope-nope-nope" }),
+    });
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get("set-cookie"), null);
+    assert.match((await res.json()).error.message, /wrong email or password/);
+  });
+
+  await t.step("a login from a foreign Origin is refused", async () => {
+    const res = await fetch(`${gw.apiUrl}/api/web/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", origin: "https://evil.example" },
+      body: JSON.stringify({ email: admin.email, password: admin.password }),
+    });
+    assert.equal(res.status, 403);
+    assert.equal(res.headers.get("set-cookie"), null);
+    await res.body?.cancel();
+  });
+
+  const browser = await signIn(gw, admin.email, admin.password);
+
+  await t.step("the cookie authenticates GETs, and /api/web/session answers", async () => {
+    const conns = await browser.fetch("/api/connections");
+    assert.equal(conns.status, 200);
+    await conns.body?.cancel();
+    const s = await browser.fetch("/api/web/session");
+    assert.equal(s.status, 200);
+    const body = await s.json() as WebSessionResponse;
+    assert.equal(body.user.email, admin.email);
+    assert.equal(body.csrf_token, browser.csrf);
+    const none = await fetch(`${gw.apiUrl}/api/web/session`);
+    assert.equal(none.status, 401);
+    await none.body?.cancel();
+  });
+
+  const newUser = (email: string, headers: Record<string, string>) =>
+    browser.fetch("/api/users", {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({ email, password: "user-password-123", role: "user" }),
+    });
+
+  await t.step("a cookie POST without or with a wrong CSRF token is 403", async () => {
+    const tries: Record<string, string>[] = [{}, { "x-hoop-csrf": "A".repeat(43) }, {
+      "x-hoop-csrf": "short",
+    }];
+    for (const headers of tries) {
+      const res = await newUser("csrf@example.com", headers);
+      assert.equal(res.status, 403);
+      const err = (await res.json()).error;
+      assert.equal(err.code, "permission_denied");
+      assert.equal(err.message, "Missing or wrong CSRF token");
+      assert.equal(err.hint, "reload the page");
+    }
+  });
+
+  await t.step("a cookie POST with the CSRF token but a foreign Origin is 403", async () => {
+    const res = await newUser("csrf@example.com", {
+      "x-hoop-csrf": browser.csrf,
+      origin: "http://evil.example",
+    });
+    assert.equal(res.status, 403);
+    await res.body?.cancel();
+  });
+
+  await t.step("a cookie POST with the CSRF token works", async () => {
+    const res = await newUser("csrf@example.com", { "x-hoop-csrf": browser.csrf });
+    assert.equal(res.status, 201, await res.clone().text());
+    await res.body?.cancel();
+  });
+
+  await t.step("another session's CSRF token does not fit this cookie", async () => {
+    const other = await signIn(gw, admin.email, admin.password);
+    assert.notEqual(other.csrf, browser.csrf);
+    const res = await newUser("csrf2@example.com", { "x-hoop-csrf": other.csrf });
+    assert.equal(res.status, 403);
+    await res.body?.cancel();
+  });
+
+  await t.step("a bearer token needs no CSRF token", async () => {
+    const user = await createUser(gw, admin, "bearer@example.com");
+    const login = await fetch(`${gw.apiUrl}/api/login`, {
+      method: "POST",
+      body: JSON.stringify({ email: user.email, password: user.password }),
+    });
+    const { token } = await login.json();
+    const res = await fetch(`${gw.apiUrl}/api/logout`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, origin: "http://evil.example" },
+    });
+    assert.equal(res.status, 204);
+  });
+
+  await t.step("web logout needs CSRF, revokes the token and clears the cookie", async () => {
+    const refused = await browser.fetch("/api/web/logout", { method: "POST" });
+    assert.equal(refused.status, 403);
+    await refused.body?.cancel();
+    const res = await browser.fetch("/api/web/logout", {
+      method: "POST",
+      headers: { "x-hoop-csrf": browser.csrf },
+    });
+    assert.equal(res.status, 204);
+    assert.match(res.headers.get("set-cookie") ?? "", /^hoop_session=; .*Max-Age=0/);
+    const after = await browser.fetch("/api/connections");
+    assert.equal(after.status, 401);
+    assert.match((await after.json()).error.message, /revoked/);
+  });
+});
