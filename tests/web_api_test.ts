@@ -154,6 +154,27 @@ Deno.test("the web console's API: cookie sessions, CSRF and Origin checks", asyn
     assert.equal(res.status, 204);
   });
 
+  await t.step("session filters with bad values are 400 naming the field", async () => {
+    for (
+      const [query, field] of [
+        ["verb=dance", "verb"],
+        ["status=closed", "status"],
+        ["since=yesterday", "since"],
+        ["until=2026-13-45", "until"],
+      ]
+    ) {
+      const res = await browser.fetch(`/api/sessions?${query}`);
+      assert.equal(res.status, 400, query);
+      assert.match((await res.json()).error.message, new RegExp(`^Invalid ${field} `));
+    }
+    const ok = await browser.fetch("/api/sessions?verb=exec&status=done&since=2026-01-01T00:00Z");
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+    const missing = await browser.fetch("/api/sessions/nope/cast");
+    assert.equal(missing.status, 404);
+    await missing.body?.cancel();
+  });
+
   await t.step("web logout needs CSRF, revokes the token and clears the cookie", async () => {
     const refused = await browser.fetch("/api/web/logout", { method: "POST" });
     assert.equal(refused.status, 403);

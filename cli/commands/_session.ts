@@ -1,13 +1,13 @@
-/** Presentation of recorded sessions: durations, the details block, events and asciicast export. */
+/**
+ * Presentation of recorded sessions: durations, the details block and events
+ * (the asciicast export is `proto/asciicast.ts`, shared with the gateway).
+ */
 
-import { decodeBase64 } from "../../proto/base64.ts";
 import type { Session, SessionEvent } from "../../proto/api_types.ts";
 import { renderTable } from "../render.ts";
 
 /** Event data longer than this is abbreviated in the events table (the JSON output has it all). */
 const MAX_EVENT_DATA_CHARS = 72;
-/** Terminal size of a recording without a resize event. */
-const DEFAULT_CAST_SIZE = { width: 80, height: 24 };
 
 /** `1.2s` under a minute, `3m04s` under an hour, then `2h05m`. */
 export function formatDuration(ms: number): string {
@@ -28,18 +28,6 @@ export function sessionDuration(
   if (!session.ended_at) return undefined;
   const ms = Date.parse(session.ended_at) - Date.parse(session.started_at);
   return Number.isFinite(ms) ? formatDuration(ms) : undefined;
-}
-
-/** An event's time in epoch milliseconds (the API sends ISO 8601; numbers are taken as ms). */
-export function eventTimeMs(time: string | number): number {
-  return typeof time === "number" ? time : Date.parse(time);
-}
-
-/** An event's data as text; binary data (`data_b64`) is decoded with replacement characters. */
-export function eventText(event: SessionEvent): string {
-  if (event.data !== undefined) return event.data;
-  if (event.data_b64 === undefined) return "";
-  return new TextDecoder().decode(decodeBase64(event.data_b64));
 }
 
 /** One-line, escaped, abbreviated data for the events table. */
@@ -85,31 +73,4 @@ export function renderSessionDetails(session: Session, events: SessionEvent[]): 
     { header: "DATA", value: (e) => printableData(e) },
   ], events);
   return out;
-}
-
-/**
- * An asciicast v2 recording of a console session: a header line, then one
- * `[seconds, code, data]` line per output (`o`), input (`i`) or resize (`r`,
- * `COLSxROWS`) event. Other event kinds are not part of a terminal recording.
- */
-export function toAsciicast(session: Pick<Session, "started_at">, events: SessionEvent[]): string {
-  const terminal = events.filter((e) => e.kind === "o" || e.kind === "i" || e.kind === "r");
-  let start = Date.parse(session.started_at);
-  if (!Number.isFinite(start)) start = terminal.length ? eventTimeMs(terminal[0].time) : 0;
-  let size = DEFAULT_CAST_SIZE;
-  const firstResize = terminal.find((e) => e.kind === "r");
-  const m = firstResize ? /^(\d+)x(\d+)$/.exec(eventText(firstResize).trim()) : null;
-  if (m) size = { width: Number(m[1]), height: Number(m[2]) };
-  const header = {
-    version: 2,
-    width: size.width,
-    height: size.height,
-    timestamp: Math.floor(start / 1000),
-  };
-  const lines = [JSON.stringify(header)];
-  for (const e of terminal) {
-    const seconds = Math.max(0, eventTimeMs(e.time) - start) / 1000;
-    lines.push(JSON.stringify([Number(seconds.toFixed(6)), e.kind, eventText(e)]));
-  }
-  return lines.join("\n") + "\n";
 }

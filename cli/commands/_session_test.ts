@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatDuration, printableData, toAsciicast } from "./_session.ts";
+import { formatDuration, printableData } from "./_session.ts";
 
 Deno.test("formatDuration() prints seconds with a tenth, then minutes and hours", () => {
   assert.equal(formatDuration(0), "0.0s");
@@ -20,16 +20,4 @@ Deno.test("printableData() escapes control characters and abbreviates long data"
     printableData({ seq: 1, time: 0, kind: "o", data_b64: btoa("\xff\xfe\xfd") }),
     "<3 bytes of binary data>",
   );
-});
-
-Deno.test("toAsciicast() defaults to 80x24 and skips non-terminal events", () => {
-  const cast = toAsciicast({ started_at: "2026-01-01T00:00:00Z" }, [
-    { seq: 1, time: "2026-01-01T00:00:02Z", kind: "stdout", data: "ignored" },
-    { seq: 2, time: "2026-01-01T00:00:03Z", kind: "o", data_b64: btoa("hi") },
-  ]);
-  const lines = cast.trimEnd().split("\n").map((l) => JSON.parse(l));
-  assert.deepEqual(lines, [
-    { version: 2, width: 80, height: 24, timestamp: Date.parse("2026-01-01T00:00:00Z") / 1000 },
-    [3, "o", "hi"],
-  ]);
 });

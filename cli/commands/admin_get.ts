@@ -20,7 +20,8 @@ import {
   renderTable,
 } from "../render.ts";
 import { API_URL_HELP, API_URL_OPTION, clientFor, segment } from "./_api.ts";
-import { renderSessionDetails, sessionDuration, toAsciicast } from "./_session.ts";
+import { toAsciicast } from "../../proto/asciicast.ts";
+import { renderSessionDetails, sessionDuration } from "./_session.ts";
 
 /** The resources of `hoop admin get`, by canonical name, with the words accepted for each. */
 export const RESOURCE_ALIASES: Readonly<Record<string, readonly string[]>> = {

@@ -8,8 +8,9 @@
 import { Hono } from "hono";
 import type * as wire from "../../proto/api_types.ts";
 import { DataSide } from "../../proto/data_header.ts";
-import { invalidArgument, notFound } from "../../proto/errors.ts";
-import type { SessionVerb } from "../store/store.ts";
+import { toAsciicast } from "../../proto/asciicast.ts";
+import { failedPrecondition, invalidArgument, notFound } from "../../proto/errors.ts";
+import type { SessionStatus, SessionVerb } from "../store/store.ts";
 import { requireAdmin, requireUser } from "./_auth.ts";
 import { type Body, optionalString, readJsonBody, requiredString } from "./_body.ts";
 import type { ApiContext, ApiEnv } from "./_context.ts";
@@ -17,6 +18,32 @@ import { eventView, sessionView } from "./_views.ts";
 import { visibleConnection } from "./connections.ts";
 
 const VERBS: SessionVerb[] = ["connect", "exec", "console"];
+const STATUSES: SessionStatus[] = ["open", "done", "error"];
+
+/** A query filter that must be one of `choices`; absent or empty means no filter. */
+function oneOf<T extends string>(
+  value: string | undefined,
+  field: string,
+  choices: readonly T[],
+): T | undefined {
+  if (!value) return undefined;
+  if (!choices.includes(value as T)) {
+    throw invalidArgument(`Invalid ${field} "${value}": use ${choices.join(", ")}`);
+  }
+  return value as T;
+}
+
+/** A query time, normalized to the ISO form the store writes (so text order is time order). */
+function isoTime(value: string | undefined, field: string): string | undefined {
+  if (!value) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) {
+    throw invalidArgument(`Invalid ${field} "${value}": use an ISO time`, {
+      hint: "for example 2026-01-31T09:00:00Z",
+    });
+  }
+  return new Date(ms).toISOString();
+}
 
 /** Default and largest `limit` of `GET /api/sessions`. */
 const DEFAULT_SESSION_LIMIT = 100;
@@ -50,7 +77,11 @@ export function sessionRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const sessions = await ctx.store.listSessions({
       // Emails are stored lower-cased; match the filter the same way.
       userEmail: c.req.query("user")?.trim().toLowerCase() || undefined,
-      connectionName: c.req.query("connection"),
+      connectionName: c.req.query("connection") || undefined,
+      verb: oneOf(c.req.query("verb"), "verb", VERBS),
+      status: oneOf(c.req.query("status"), "status", STATUSES),
+      since: isoTime(c.req.query("since"), "since"),
+      until: isoTime(c.req.query("until"), "until"),
       limit,
     });
     return c.json(sessions.map(sessionView) satisfies wire.Session[]);
@@ -68,6 +99,26 @@ export function sessionRoutes(ctx: ApiContext): Hono<ApiEnv> {
       events: events.map(eventView),
     };
     return c.json(answer);
+  });
+
+  app.get("/sessions/:id/cast", admin, async (c) => {
+    const id = c.req.param("id");
+    const session = await ctx.store.getSession(id);
+    if (!session) {
+      throw notFound(`Unknown session "${id}"`, { hint: 'run "hoop admin get sessions"' });
+    }
+    // Only a console has a terminal recording; anything else would make an empty cast.
+    if (session.verb !== "console") {
+      throw failedPrecondition(
+        `Cannot make a recording of session "${id}": it is not a console (verb ${session.verb})`,
+        { hint: `GET /api/sessions/${id} has its events` },
+      );
+    }
+    const events = await ctx.store.listSessionEvents(id);
+    return c.body(toAsciicast(sessionView(session), events.map(eventView)), 200, {
+      "Content-Type": "application/x-asciicast",
+      "Content-Disposition": `attachment; filename="hoop-session-${id}.cast"`,
+    });
   });
 
   app.post("/sessions", user, async (c) => {

@@ -557,6 +557,47 @@ export function storeConformance(
     );
 
     await t.step(
+      "listSessions() filters by verb, status and a started_at range",
+      () =>
+        withStore(async (s) => {
+          await s.createSession(newSession("c1", 1));
+          await s.createSession(newSession("x2", 2, { verb: "exec", connectionType: "command" }));
+          await s.createSession(
+            newSession("k3", 3, { verb: "console", connectionType: "command" }),
+          );
+          await s.finishSession("x2", {
+            status: "done",
+            exitCode: 0,
+            bytesIn: 0,
+            bytesOut: 0,
+            truncated: false,
+            error: null,
+            endedAt: at(4),
+          });
+          await s.finishSession("k3", {
+            status: "error",
+            exitCode: null,
+            bytesIn: 0,
+            bytesOut: 0,
+            truncated: false,
+            error: "cut",
+            endedAt: at(5),
+          });
+          const ids = async (f: Parameters<typeof s.listSessions>[0]) =>
+            (await s.listSessions(f)).map((x) => x.id);
+          assert.deepEqual(await ids({ verb: "exec" }), ["x2"]);
+          assert.deepEqual(await ids({ verb: "console" }), ["k3"]);
+          assert.deepEqual(await ids({ status: "open" }), ["c1"]);
+          assert.deepEqual(await ids({ status: "done" }), ["x2"]);
+          assert.deepEqual(await ids({ status: "error" }), ["k3"]);
+          assert.deepEqual(await ids({ since: at(2) }), ["k3", "x2"]);
+          assert.deepEqual(await ids({ until: at(2) }), ["x2", "c1"]);
+          assert.deepEqual(await ids({ since: at(2), until: at(2) }), ["x2"]);
+          assert.deepEqual(await ids({ since: at(2), verb: "connect" }), []);
+        }),
+    );
+
+    await t.step(
       "session events round-trip binary data in seq order, atomically",
       () =>
         withStore(async (s) => {

@@ -404,6 +404,15 @@ export class SqlStore implements Store {
     if (filter.connectionName !== undefined) {
       where.push(`connection_name = ${param(filter.connectionName)}`);
     }
+    if (filter.verb !== undefined) where.push(`verb = ${param(filter.verb)}`);
+    if (filter.status !== undefined) where.push(`status = ${param(filter.status)}`);
+    // ISO times in one format (toISOString) sort as text, byte by byte.
+    if (filter.since !== undefined) {
+      where.push(`started_at COLLATE "C" >= ${param(filter.since)}`);
+    }
+    if (filter.until !== undefined) {
+      where.push(`started_at COLLATE "C" <= ${param(filter.until)}`);
+    }
     const sql = `SELECT * FROM sessions ${where.length ? "WHERE " + where.join(" AND ") : ""}
       ORDER BY started_at COLLATE "C" DESC, id COLLATE "C" DESC
       LIMIT ${param(sessionLimit(filter.limit))}`;

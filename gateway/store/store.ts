@@ -189,6 +189,12 @@ export interface SessionEvent {
 export interface SessionFilter {
   userEmail?: string;
   connectionName?: string;
+  verb?: SessionVerb;
+  status?: SessionStatus;
+  /** Sessions started at or after this ISO time (UTC, as the gateway writes it). */
+  since?: string;
+  /** Sessions started at or before this ISO time. */
+  until?: string;
   /** Newest first; default 100. */
   limit?: number;
 }
