@@ -9,6 +9,7 @@
  * @module
  */
 
+import { trackChild } from "../proto/child_registry.ts";
 import { invalidArgument, notFound, permissionDenied } from "../proto/errors.ts";
 
 /** Options of {@linkcode runCommand}. */
@@ -50,14 +51,16 @@ export function runCommand(argv: string[], opts: RunCommandOptions = {}): Comman
   }
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      env: opts.env,
-      cwd: opts.cwd,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    child = trackChild(
+      new Deno.Command(argv[0], {
+        args: argv.slice(1),
+        env: opts.env,
+        cwd: opts.cwd,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn(),
+    );
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
       throw notFound(`Cannot run "${argv[0]}": no such program or directory on the agent`, {

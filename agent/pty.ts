@@ -24,6 +24,8 @@
  * @module
  */
 
+import { trackChild } from "../proto/child_registry.ts";
+
 /** A program running behind a pseudo-terminal. */
 export interface PtyProcess {
   /** Process id of the program (it is also its session and process group leader). */
@@ -156,6 +158,8 @@ export function spawnPty(argv: string[], opts: SpawnPtyOptions): PtyProcess {
       stdout: "null",
       stderr: "null",
     }).spawn();
+    // A hoop run that is PID 1 reaps orphans, never its own children.
+    trackChild(child);
   } catch (err) {
     for (const fd of [master[0], slave[0], fds[0], fds[1]]) libc.close(fd);
     throw new Error(`Cannot start "${argv[0]}" in a pseudo-terminal: ${errorMessage(err)}`, {

@@ -11,6 +11,13 @@ import { type Command, type FlagValues, stringFlag, UsageError } from "../comman
 import type { Context } from "../context.ts";
 import { tcpTarget } from "./connect.ts";
 import { agentKey } from "./start_agent.ts";
+import { parseDuration } from "./start_gateway.ts";
+import {
+  DEFAULT_STOP_TIMEOUT_MS,
+  reapOrphansAsInit,
+  startApplication,
+  type Supervised,
+} from "../init_process.ts";
 
 /** Exit code of `hoop run` when hoop itself fails before the application could run. */
 const RUN_FAILURE_EXIT = 255;
@@ -96,16 +103,21 @@ To keep the password out of process listings, leave it out of the URI and set PG
 
 With "-- APP ARGS", one of --postgres, --tcp or --command is required: beside an application,
 hoop run never publishes a shell by default. APP runs in the foreground with this terminal's stdin/stdout/stderr,
-SIGINT and SIGTERM are forwarded to it, and hoop run exits with its exit code (stopping the
-agent). Without it, hoop run serves until SIGINT/SIGTERM or until its key is revoked.
-Exit codes: the application's; 1 when the key is refused; 2 for usage errors; 255 when the
-application cannot be started.
+SIGTERM, SIGINT, SIGHUP and SIGQUIT are forwarded to it (and to its process group when it leads
+one), and hoop run exits with its exit code, or 128+N when signal N ended it (stopping the
+agent). After SIGTERM the application has --stop-timeout (default 10s) to exit; then, or at a
+second SIGTERM, it gets SIGKILL. As a container's PID 1, hoop run also reaps orphaned processes.
+It needs no terminal, no writable home and no writable working directory; its own messages go to
+stderr only. Without "--", hoop run serves until SIGINT/SIGTERM or until its key is revoked.
+Exit codes: the application's (or 128+signal); 1 when the key is refused; 2 for usage errors;
+255 when the application cannot be started.
 
 Options:
   --name NAME          connection name (letters, digits, hyphens)
   --postgres URI       a PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DB
   --tcp HOST:PORT      a TCP service
   --command CMD        a command or console (default without "--": $SHELL)
+  --stop-timeout T     after SIGTERM, wait T (10s, 500ms, 1m) before SIGKILL (default 10s)
 
 Examples:
   hoop run --name pgdemo --postgres 'postgres://app:secret@127.0.0.1:5432/app'
@@ -116,11 +128,16 @@ Examples:
     postgres: { type: "string" },
     tcp: { type: "string" },
     command: { type: "string" },
+    "stop-timeout": { type: "string" },
   },
   passThrough: true,
   async run(ctx, args) {
     const app = args.rest ?? [];
     requireExplicitResource(args.values, app);
+    const timeoutText = stringFlag(args.values, "stop-timeout");
+    const stopTimeout = timeoutText === undefined
+      ? DEFAULT_STOP_TIMEOUT_MS
+      : parseDuration(timeoutText, "--stop-timeout");
     const dsn = agentKey(ctx);
     const embedded = embeddedConnection(ctx, args.values);
     const defaults = publishLine(embedded, args.values);
@@ -136,8 +153,8 @@ Examples:
       embedded,
       signal: stop.signal,
     });
-    if (app.length === 0) return await serveUntilSignal(agent, stop);
-    return await runApplication(ctx, app, agent, stop);
+    if (app.length === 0) return await serveUntilSignal(ctx, agent, stop);
+    return await runApplication(ctx, app, agent, stop, stopTimeout);
   },
 };
 
@@ -163,9 +180,12 @@ function publishLine(c: EmbeddedConnection, values: FlagValues): string | undefi
 }
 
 async function serveUntilSignal(
+  ctx: Context,
   agent: Promise<AgentExit>,
   stop: AbortController,
 ): Promise<number> {
+  // As a container's PID 1, consoles' orphans (a "cmd &" typed in one) end up here.
+  const reaper = reapOrphansAsInit((line) => void ctx.stderr.writeln(line).catch(() => {}));
   const onSignal = () => stop.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
@@ -176,6 +196,7 @@ async function serveUntilSignal(
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
+    reaper?.stop();
   }
 }
 
@@ -197,15 +218,12 @@ async function runApplication(
   argv: string[],
   agent: Promise<AgentExit>,
   stop: AbortController,
+  stopTimeoutMs: number,
 ): Promise<number> {
-  let child: Deno.ChildProcess;
+  const warn = (line: string) => void ctx.stderr.writeln(line).catch(() => {});
+  let app: Supervised;
   try {
-    child = new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).spawn();
+    app = startApplication(argv, { stopTimeoutMs, warn });
   } catch (err) {
     stop.abort();
     await agent;
@@ -213,18 +231,6 @@ async function runApplication(
     await ctx.stderr.writeln(`hoop: Cannot start application "${argv[0]}": ${why}`);
     return RUN_FAILURE_EXIT;
   }
-  // The application gets the signals; hoop follows when it exits.
-  const forward = (sig: Deno.Signal) => () => {
-    try {
-      child.kill(sig);
-    } catch {
-      // Already exited.
-    }
-  };
-  const onInt = forward("SIGINT");
-  const onTerm = forward("SIGTERM");
-  Deno.addSignalListener("SIGINT", onInt);
-  Deno.addSignalListener("SIGTERM", onTerm);
   void agent.then(async (exit) => {
     if (exit.reason !== "stopped") {
       await ctx.stderr.writeln(
@@ -233,23 +239,9 @@ async function runApplication(
     }
   });
   try {
-    const status = await child.status;
-    return status.signal ? 128 + signalNumber(status.signal) : status.code;
+    return await app.exitCode;
   } finally {
-    Deno.removeSignalListener("SIGINT", onInt);
-    Deno.removeSignalListener("SIGTERM", onTerm);
     stop.abort();
     await agent;
   }
-}
-
-function signalNumber(sig: Deno.Signal): number {
-  const numbers: Partial<Record<Deno.Signal, number>> = {
-    SIGHUP: 1,
-    SIGINT: 2,
-    SIGQUIT: 3,
-    SIGKILL: 9,
-    SIGTERM: 15,
-  };
-  return numbers[sig] ?? 1;
 }
