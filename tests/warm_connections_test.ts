@@ -19,23 +19,20 @@ import {
   waitFor,
 } from "./_harness.ts";
 
-/** Socket inodes process `pid` holds. */
-async function socketInodes(pid: number): Promise<Set<string>> {
-  const inodes = new Set<string>();
-  for await (const fd of Deno.readDir(`/proc/${pid}/fd`)) {
-    const target = await Deno.readLink(`/proc/${pid}/fd/${fd.name}`).catch(() => "");
-    const m = /^socket:\[(\d+)\]$/.exec(target);
-    if (m) inodes.add(m[1]);
-  }
-  return inodes;
+async function output(cmd: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "null" }).output();
+  return new TextDecoder().decode(out.stdout);
 }
 
 /** Local ports of `pid`'s established IPv4 sockets connected to `remotePort`. */
 async function socketsTo(remotePort: number, pid: number): Promise<Set<number>> {
-  const mine = await socketInodes(pid);
-  const text = await Deno.readTextFile("/proc/net/tcp");
+  // Through cat and find: Deno refuses /proc without --allow-all.
+  const mine = new Set(
+    (await output("find", [`/proc/${pid}/fd`, "-lname", "socket:*", "-printf", "%l\n"]))
+      .split("\n").map((l) => /^socket:\[(\d+)\]$/.exec(l)?.[1]).filter(Boolean),
+  );
   const ports = new Set<number>();
-  for (const line of text.split("\n").slice(1)) {
+  for (const line of (await output("cat", ["/proc/net/tcp"])).split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f.length < 10 || f[3] !== "01" || !mine.has(f[9])) continue;
     const local = parseInt(f[1].split(":")[1], 16);
