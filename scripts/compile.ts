@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
+import { PERMISSIONS } from "../cli/permissions.ts";
 
 /** Targets of a release. */
 export const TARGETS = [
@@ -26,16 +27,7 @@ export const TARGETS = [
 ] as const;
 
 /** The permissions the binary runs with: the same set as `deno task hoop`. */
-export const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-run",
-  "--allow-sys",
-  "--allow-ffi",
-];
-
+export { PERMISSIONS };
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
 function hostTarget(): string {

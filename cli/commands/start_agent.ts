@@ -3,7 +3,9 @@ import { installProcessGuard } from "../../proto/process_guard.ts";
 import { parseDsn } from "../../proto/dsn.ts";
 import { HoopError } from "../../proto/errors.ts";
 import { loadTlsCa } from "../api_client.ts";
-import type { Command } from "../command.ts";
+import { booleanFlag, type Command } from "../command.ts";
+import { PERMISSIONS } from "../permissions.ts";
+import { agentUnit, execStartOfThisBinary } from "../systemd_unit.ts";
 import type { Context } from "../context.ts";
 import { waitForShutdownSignal } from "./_signals.ts";
 
@@ -22,7 +24,7 @@ export function agentKey(ctx: Context) {
 export const startAgentCommand: Command = {
   path: ["start", "agent"],
   summary: "Run an agent with HOOP_KEY (standard mode)",
-  usage: "hoop start agent",
+  usage: "hoop start agent [--print-unit]",
   help: `Dials the gateway named in HOOP_KEY, shows ONLINE in "hoop admin get agents", and
 serves every connection assigned to it ("hoop admin create connection NAME --agent AGENT ...").
 It reconnects forever with backoff (1 s doubling to 15 s) when the gateway is unreachable,
@@ -33,11 +35,21 @@ Environment:
                embedded-mode key or the org key is refused: those are for "hoop run")
   HOOP_TLSCA   CA certificate for grpcs:// gateways: a PEM file path or base64://PEM
 
+Options:
+  --print-unit   print a systemd unit that runs this binary as "hoop start agent" and exit
+                 (install it as /etc/systemd/system/hoop-agent.service; the key goes in
+                 /etc/hoop/agent.env as HOOP_KEY=...)
+
 Examples:
   export HOOP_KEY=$(hoop admin create agent dev)
-  hoop start agent`,
-  options: {},
-  async run(ctx) {
+  hoop start agent
+  hoop start agent --print-unit | sudo tee /etc/systemd/system/hoop-agent.service`,
+  options: { "print-unit": { type: "boolean" } },
+  async run(ctx, args) {
+    if (booleanFlag(args.values, "print-unit")) {
+      await ctx.stdout.write(agentUnit(execStartOfThisBinary(PERMISSIONS)));
+      return 0;
+    }
     const dsn = agentKey(ctx);
     if (dsn.mode === "embedded") {
       // The org key and mode=embedded keys publish their own connection: a standard agent
