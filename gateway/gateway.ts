@@ -218,6 +218,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       grpcUrl: grpcUrlParsed,
       dataAddr,
       dataTls: !!tls,
+      dataCaCert: tls?.cert,
       tokenTtlMs: opts.tokenTtlMs ?? DEFAULT_TOKEN_TTL_MS,
       throttle,
       audit,

@@ -163,6 +163,56 @@ export interface WebSessionResponse {
   expires_at: string;
 }
 
+/** The body of `POST /api/connections/{name}/run`. */
+export interface RunRequest {
+  /** SQL for a postgres connection, the standard input for a command connection. */
+  input: string;
+}
+
+/** A result column of a run: its name and PostgreSQL type OID. */
+export interface RunColumn {
+  name: string;
+  type_oid: number;
+}
+
+/** The result of one statement of a postgres run. */
+export interface RunResultSet {
+  /** The command tag (`SELECT 1`, `INSERT 0 1`...). */
+  command: string;
+  columns: RunColumn[];
+  /** Rows as text; `null` is SQL NULL. */
+  rows: (string | null)[][];
+}
+
+/** The answer of a run on a postgres connection. */
+export interface RunPostgresResponse {
+  session_id: string;
+  type: "postgres";
+  /** The statements that completed, in order (those before an error included). */
+  results: RunResultSet[];
+  /** The SQL error (`code` is the SQLSTATE), or why the run was cut. */
+  error?: { message: string; code?: string; position?: number };
+  /** True when the results passed `MAX_RUN_OUTPUT_BYTES` and the session was cut. */
+  truncated: boolean;
+}
+
+/** The answer of a run on a command connection. */
+export interface RunCommandResponse {
+  session_id: string;
+  type: "command";
+  stdout: string;
+  stderr: string;
+  /** `null` when the session was cut before the command exited (see `error`). */
+  exit_code: number | null;
+  /** True when the output passed `MAX_RUN_OUTPUT_BYTES` and the session was cut. */
+  truncated: boolean;
+  /** Why the session ended without (or besides) the command's own exit. */
+  error?: string;
+}
+
+/** The answer of `POST /api/connections/{name}/run`. */
+export type RunResponse = RunPostgresResponse | RunCommandResponse;
+
 /** What a session does: relay a connection, run one command, or drive a console. */
 export type SessionVerb = "connect" | "exec" | "console";
 

@@ -4,7 +4,19 @@
  */
 import assert from "node:assert/strict";
 import type { WebSessionResponse } from "../proto/api_types.ts";
-import { createUser, type GatewayProcess, signupAdmin, startGateway } from "./_harness.ts";
+import type { RunCommandResponse, RunPostgresResponse } from "../proto/api_types.ts";
+import {
+  createUser,
+  type GatewayProcess,
+  hoopOk,
+  type Identity,
+  signupAdmin,
+  startAgent,
+  startGateway,
+} from "./_harness.ts";
+import { POSTGRES_SKIP_REASON, startPostgres } from "./_postgres.ts";
+
+if (POSTGRES_SKIP_REASON) console.warn(`web_api_test: SQL steps skipped: ${POSTGRES_SKIP_REASON}`);
 
 /** A browser-like client: remembers the session cookie, sends the API's Origin. */
 interface Browser {
@@ -33,9 +45,35 @@ async function signIn(gw: GatewayProcess, email: string, password: string): Prom
   };
 }
 
-Deno.test("the web console's API: cookie sessions, CSRF and Origin checks", async (t) => {
+async function createConnection(admin: Identity, name: string, flags: string[]): Promise<void> {
+  await hoopOk(["admin", "create", "connection", name, "--agent", "dev", ...flags], {
+    env: admin.env,
+  });
+}
+
+async function postJson<T>(b: Browser, path: string, body: unknown): Promise<[number, T]> {
+  const res = await b.fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-hoop-csrf": b.csrf },
+    body: JSON.stringify(body),
+  });
+  return [res.status, await res.json() as T];
+}
+
+Deno.test("the web console's API against a real gateway, agent and PostgreSQL", async (t) => {
+  await using pg = POSTGRES_SKIP_REASON ? undefined : await startPostgres();
   await using gw = await startGateway();
   const admin = await signupAdmin(gw);
+  const key = (await hoopOk(["admin", "create", "agent", "dev"], { env: admin.env })).stdout
+    .trim();
+  await using _agent = await startAgent(key);
+  await createConnection(admin, "sh", ["--command", "sh", "--groups", "ops"]);
+  await createConnection(admin, "py", ["--command", "python3 -q -i"]);
+  await createConnection(admin, "web", ["--tcp", "127.0.0.1:1"]);
+  if (pg) {
+    const url = await pg.createUser("app", "app-pw-42", "app");
+    await createConnection(admin, "pg", ["--postgres", url]);
+  }
 
   await t.step("web login sets an HttpOnly, SameSite=Strict session cookie", async () => {
     const res = await fetch(`${gw.apiUrl}/api/web/login`, {
@@ -152,6 +190,80 @@ Deno.test("the web console's API: cookie sessions, CSRF and Origin checks", asyn
       headers: { authorization: `Bearer ${token}`, origin: "http://evil.example" },
     });
     assert.equal(res.status, 204);
+  });
+
+  await t.step({
+    name: "run: select 42, then an SQL error in place after the earlier results",
+    ignore: !pg,
+    fn: async () => {
+      const [status, r] = await postJson<RunPostgresResponse>(browser, "/api/connections/pg/run", {
+        input: "select 42 as answer",
+      });
+      assert.equal(status, 200, JSON.stringify(r));
+      assert.equal(r.type, "postgres");
+      assert.deepEqual(r.results, [{
+        command: "SELECT 1",
+        columns: [{ name: "answer", type_oid: 23 }],
+        rows: [["42"]],
+      }]);
+      assert.equal(r.error, undefined);
+      const [, bad] = await postJson<RunPostgresResponse>(browser, "/api/connections/pg/run", {
+        input: "select 1 as a; select null as b; select nope; select 3",
+      });
+      assert.deepEqual(bad.results.map((x) => x.rows), [[["1"]], [[null]]]);
+      assert.equal(bad.error?.code, "42703");
+      assert.match(bad.error?.message ?? "", /column "nope" does not exist/);
+    },
+  });
+
+  let runSession = "";
+  await t.step("run: a command's stdout, stderr and exit code", async () => {
+    const [status, r] = await postJson<RunCommandResponse>(browser, "/api/connections/sh/run", {
+      input: 'echo out; echo err >&2; read x; echo "got $x"; exit 7',
+    });
+    assert.equal(status, 200, JSON.stringify(r));
+    assert.deepEqual(
+      { ...r, session_id: "" },
+      {
+        session_id: "",
+        type: "command",
+        stdout: "out\ngot \n",
+        stderr: "err\n",
+        exit_code: 7,
+        truncated: false,
+      },
+    );
+    runSession = r.session_id;
+  });
+
+  await t.step("run: recorded as an exec session with its input", async () => {
+    const res = await browser.fetch(`/api/sessions/${runSession}`);
+    const { session, events } = await res.json();
+    assert.equal(session.verb, "exec");
+    assert.equal(session.user, admin.email);
+    assert.equal(session.connection, "sh");
+    assert.equal(session.exit_code, 7);
+    const input = events.filter((e: { kind: string }) => e.kind === "i").map((
+      e: { data: string },
+    ) => e.data).join("");
+    assert.match(input, /^echo out; echo err/);
+    const listed = await browser.fetch("/api/sessions?verb=exec&connection=sh&status=done");
+    assert.deepEqual((await listed.json()).map((x: { id: string }) => x.id), [runSession]);
+    const cast = await browser.fetch(`/api/sessions/${runSession}/cast`);
+    assert.equal(cast.status, 412, "an exec session has no terminal recording");
+    await cast.body?.cancel();
+  });
+
+  await t.step("run: a tcp connection is 412, a missing input 400", async () => {
+    const [status, r] = await postJson<{ error: { message: string; hint: string } }>(
+      browser,
+      "/api/connections/web/run",
+      { input: "x" },
+    );
+    assert.equal(status, 412);
+    assert.equal(r.error.hint, 'use "hoop connect web"');
+    const [status2] = await postJson(browser, "/api/connections/sh/run", {});
+    assert.equal(status2, 400);
   });
 
   await t.step("session filters with bad values are 400 naming the field", async () => {

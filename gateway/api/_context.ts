@@ -24,6 +24,8 @@ export interface ApiContext {
   /** Public `host:port` of the data port. */
   dataAddr: string;
   dataTls: boolean;
+  /** PEM the gateway trusts when it dials its own data port (its certificate) for web runs. */
+  dataCaCert?: string;
   tokenTtlMs: number;
   /** Called after an agent or the org key is revoked, to cut streams. */
   onRevokeAgents(agentIds: string[]): void;

@@ -18,6 +18,7 @@ import { agentRoutes } from "./agents.ts";
 import { authRoutes } from "./auth.ts";
 import { connectionRoutes } from "./connections.ts";
 import { notFoundHandler, onApiError } from "./errors.ts";
+import { runRoutes } from "./run.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { userRoutes } from "./users.ts";
 import { webSessionRoutes } from "./web_session.ts";
@@ -115,6 +116,7 @@ export function createApiApp(ctx: ApiContext): Hono<ApiEnv> {
     userRoutes(ctx),
     sessionRoutes(ctx),
     webSessionRoutes(ctx),
+    runRoutes(ctx),
   ];
   const paths = new Set(
     resources.flatMap((r) => r.routes.filter((x) => x.method !== "ALL").map((x) => x.path)),

@@ -1,0 +1,55 @@
+/**
+ * Sessions the gateway opens for the web console: the gateway is the client.
+ * It asks its own broker for a session and dials its own data port with the
+ * ticket through `proto/data_dial.ts`, exactly as `hoop exec` and
+ * `hoop connect` do, so the relay, the recording and every limit on the data
+ * path are the ones the CLI meets.
+ *
+ * @module
+ */
+import { DataSide } from "../../proto/data_header.ts";
+import { dialDataPort } from "../../proto/data_dial.ts";
+import { notFound } from "../../proto/errors.ts";
+import type { SessionBroker } from "../broker/mod.ts";
+import type { Connection, SessionVerb, Store, User } from "../store/store.ts";
+
+/** How long the gateway waits for the agent's side to pair with its own data connection. */
+export const OWN_SESSION_PAIR_WAIT_MS = 20_000;
+
+/** What opening an own session needs from the gateway. */
+export interface OwnSessionDeps {
+  store: Store;
+  broker: SessionBroker;
+  /** `host:port` of the data port (as clients dial it). */
+  dataAddr: string;
+  dataTls: boolean;
+  /** PEM to trust for the data port's TLS (the gateway's own certificate). */
+  dataCaCert?: string;
+}
+
+/** An open session's id and the gateway's client end of it (console frames or pgwire). */
+export interface OwnSession {
+  sessionId: string;
+  conn: Deno.Conn;
+}
+
+/**
+ * Open a `verb` session on `connection` for `user` (access already checked)
+ * and dial the data port. Throws `unavailable` when the agent is offline or
+ * the data port cannot be reached, as the CLI would see it.
+ */
+export async function openOwnSession(
+  deps: OwnSessionDeps,
+  req: { user: User; connection: Connection; verb: SessionVerb; cols?: number; rows?: number },
+): Promise<OwnSession> {
+  const agent = await deps.store.getAgentById(req.connection.agentId);
+  if (!agent) throw notFound(`Connection "${req.connection.name}" has no agent`);
+  const opened = await deps.broker.open({ ...req, agent });
+  const conn = await dialDataPort(
+    { addr: deps.dataAddr, tls: deps.dataTls, caCert: deps.dataCaCert },
+    DataSide.CLIENT,
+    opened.ticket,
+    { pairWaitMs: OWN_SESSION_PAIR_WAIT_MS },
+  );
+  return { sessionId: opened.sessionId, conn };
+}
