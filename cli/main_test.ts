@@ -50,12 +50,17 @@ Deno.test("runCli() prints help on stdout and exits 0 for help, --help, help --h
   assert.doesNotMatch(group.stdout, /admin get/);
 });
 
-Deno.test("runCli() prints the version for --version and hoop version", async () => {
-  for (const args of [["--version"], ["version"]]) {
-    const r = await hoop(args);
-    assert.equal(r.code, 0);
-    assert.equal(r.stdout, `hoop ${VERSION}\n`);
-  }
+Deno.test("runCli() prints the version for --version, and hoop version adds commit, Deno and platform", async () => {
+  const short = await hoop(["--version"]);
+  assert.equal(short.code, 0);
+  assert.equal(short.stdout, `hoop ${VERSION}\n`);
+  const long = await hoop(["version"]);
+  assert.equal(long.code, 0);
+  const lines = long.stdout.trimEnd().split("\n");
+  assert.equal(lines[0], `hoop ${VERSION}`);
+  assert.match(lines[1], /^commit: +([0-9a-f]{12}|unknown)$/);
+  assert.equal(lines[2], `deno:     ${Deno.version.deno}`);
+  assert.equal(lines[3], `platform: ${Deno.build.os}/${Deno.build.arch}`);
 });
 
 Deno.test("runCli() rejects an unknown command with exit 2 and the valid commands on stderr", async () => {

@@ -46,14 +46,47 @@ async function run(
   return { ok: out.success, stderr };
 }
 
+/**
+ * Files the binary carries: the commit it is built from (`hoop version`),
+ * and the web console's built assets, built first when the console exists.
+ */
+async function embeddedFiles(): Promise<string[]> {
+  const git = await new Deno.Command("git", {
+    args: ["-C", ROOT, "rev-parse", "--short=12", "HEAD"],
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch(() => undefined);
+  const commit = git?.success ? new TextDecoder().decode(git.stdout).trim() : "unknown";
+  const commitFile = join(ROOT, "proto/build_commit.txt");
+  await Deno.writeTextFile(commitFile, commit + "\n");
+  const include = ["--include", commitFile];
+  const webBuild = new URL("./build_web.ts", import.meta.url);
+  if (await exists(fileURLToPath(webBuild))) {
+    const { buildWeb } = await import(webBuild.href);
+    await buildWeb();
+    include.push("--include", join(ROOT, "gateway/web/dist"));
+  }
+  return include;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function sha256File(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-async function main(): Promise<number> {
+/** Build with `args` (`--target T`..., `--out DIR`); returns the exit code. */
+export async function main(args: string[] = Deno.args): Promise<number> {
   const { values } = parseArgs({
-    args: Deno.args,
+    args,
     options: { target: { type: "string", multiple: true }, out: { type: "string" } },
     strict: true,
   });
@@ -69,6 +102,7 @@ async function main(): Promise<number> {
   }
   const out = values.out ?? join(ROOT, "dist");
   await Deno.mkdir(out, { recursive: true });
+  const include = await embeddedFiles();
   const sums: string[] = [];
   for (const target of targets) {
     const dir = join(out, `hoop-${target}`);
@@ -91,6 +125,7 @@ async function main(): Promise<number> {
       target,
       "--output",
       bin,
+      ...include,
       join(ROOT, "cli/main.ts"),
     ]);
     if (!r.ok) {
