@@ -213,6 +213,23 @@ export interface RunCommandResponse {
 /** The answer of `POST /api/connections/{name}/run`. */
 export type RunResponse = RunPostgresResponse | RunCommandResponse;
 
+/**
+ * A text message the gateway sends on a terminal WebSocket
+ * (`GET /api/connections/{name}/terminal`): the session's id first, then at
+ * the end the exit code, or an error when it could not start or was cut.
+ */
+export type TerminalServerMessage =
+  | { type: "session"; session_id: string }
+  | { type: "exit"; code: number }
+  | { type: "error"; message: string };
+
+/** A text message the browser sends on a terminal WebSocket. */
+export interface TerminalResizeMessage {
+  type: "resize";
+  cols: number;
+  rows: number;
+}
+
 /** What a session does: relay a connection, run one command, or drive a console. */
 export type SessionVerb = "connect" | "exec" | "console";
 

@@ -4,7 +4,11 @@
  */
 import assert from "node:assert/strict";
 import type { WebSessionResponse } from "../proto/api_types.ts";
-import type { RunCommandResponse, RunPostgresResponse } from "../proto/api_types.ts";
+import type {
+  RunCommandResponse,
+  RunPostgresResponse,
+  TerminalServerMessage,
+} from "../proto/api_types.ts";
 import {
   createUser,
   type GatewayProcess,
@@ -13,6 +17,7 @@ import {
   signupAdmin,
   startAgent,
   startGateway,
+  waitFor,
 } from "./_harness.ts";
 import { POSTGRES_SKIP_REASON, startPostgres } from "./_postgres.ts";
 
@@ -58,6 +63,49 @@ async function postJson<T>(b: Browser, path: string, body: unknown): Promise<[nu
     body: JSON.stringify(body),
   });
   return [res.status, await res.json() as T];
+}
+
+/** A terminal WebSocket as the console drives it: output collected, text messages kept. */
+interface Terminal {
+  socket: WebSocket;
+  /** Output so far (binary messages, decoded). */
+  output(): string;
+  /** Text messages so far, parsed. */
+  messages: TerminalServerMessage[];
+  /** Wait (with a deadline) until the output after `since` matches `re`. */
+  waitOutput(re: RegExp, since?: number): Promise<RegExpExecArray>;
+  /** Type `text` as keystrokes. */
+  type(text: string): void;
+  closed: Promise<CloseEvent>;
+}
+
+function openTerminal(gw: GatewayProcess, b: Browser, name: string, query: string): Terminal {
+  const url = `${gw.apiUrl.replace(/^http/, "ws")}/api/connections/${name}/terminal?${query}`;
+  // Deno's WebSocket takes headers, as a browser sends the cookie and its Origin.
+  const socket = new WebSocket(url, {
+    headers: { cookie: b.cookie, origin: gw.apiUrl },
+  } as unknown as string[]);
+  socket.binaryType = "arraybuffer";
+  let out = "";
+  const decoder = new TextDecoder();
+  const messages: TerminalServerMessage[] = [];
+  socket.onmessage = (ev) => {
+    if (typeof ev.data === "string") messages.push(JSON.parse(ev.data));
+    else out += decoder.decode(new Uint8Array(ev.data), { stream: true });
+  };
+  const closed = new Promise<CloseEvent>((resolve) => socket.addEventListener("close", resolve));
+  return {
+    socket,
+    output: () => out,
+    messages,
+    waitOutput: async (re, since = 0) =>
+      (await waitFor<RegExpExecArray | null>(() => re.exec(out.slice(since)), {
+        timeoutMs: 20_000,
+        message: `terminal output ${re}`,
+      }))!,
+    type: (text) => socket.send(new TextEncoder().encode(text)),
+    closed,
+  };
 }
 
 Deno.test("the web console's API against a real gateway, agent and PostgreSQL", async (t) => {
@@ -265,6 +313,102 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
     const [status2] = await postJson(browser, "/api/connections/sh/run", {});
     assert.equal(status2, 400);
   });
+
+  let consoleSession = "";
+  await t.step(
+    "terminal: python prints 42, sees a resize, and exit(3) is the exit code",
+    async () => {
+      const term = openTerminal(gw, browser, "py", `cols=91&rows=27&csrf=${browser.csrf}`);
+      await term.waitOutput(/>>> $/);
+      assert.equal(term.messages[0].type, "session");
+      consoleSession = (term.messages[0] as { session_id: string }).session_id;
+      let mark = term.output().length;
+      term.type("print(6*7)\r");
+      await term.waitOutput(/\n42\r?\n>>> $/, mark);
+      const size = /columns=(\d+), lines=(\d+)\)\r?\n>>> $/;
+      mark = term.output().length;
+      term.type("import shutil; shutil.get_terminal_size()\r");
+      const first = await term.waitOutput(size, mark);
+      assert.deepEqual([first[1], first[2]], ["91", "27"]);
+      term.socket.send(JSON.stringify({ type: "resize", cols: 120, rows: 40 }));
+      await waitFor(async () => {
+        const m = term.output().length;
+        term.type("shutil.get_terminal_size()\r");
+        const got = await term.waitOutput(size, m);
+        return got[1] === "120" && got[2] === "40" ? true : undefined;
+      }, { timeoutMs: 20_000, message: "python to see 120x40" });
+      term.type("exit(3)\r");
+      await term.closed;
+      assert.deepEqual(term.messages.at(-1), { type: "exit", code: 3 });
+    },
+  );
+
+  await t.step("the console's cast has the recorded size and the resize", async () => {
+    const res = await browser.fetch(`/api/sessions/${consoleSession}/cast`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("content-type"), "application/x-asciicast");
+    assert.equal(
+      res.headers.get("content-disposition"),
+      `attachment; filename="hoop-session-${consoleSession}.cast"`,
+    );
+    const lines = (await res.text()).trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.equal(lines[0].version, 2);
+    assert.equal(lines[0].width, 91);
+    assert.equal(lines[0].height, 27);
+    assert.ok(lines.some((l) => l[1] === "r" && l[2] === "120x40"), "the resize is an r event");
+    assert.ok(lines.some((l) => l[1] === "o" && String(l[2]).includes("42")));
+    const session = await (await browser.fetch(`/api/sessions/${consoleSession}`)).json();
+    assert.equal(session.session.verb, "console");
+    assert.equal(session.session.exit_code, 3);
+  });
+
+  await t.step(
+    "terminal: an oversized message ends the session with a recorded reason",
+    async () => {
+      const term = openTerminal(gw, browser, "py", `cols=80&rows=24&csrf=${browser.csrf}`);
+      await term.waitOutput(/>>> $/);
+      const id = (term.messages[0] as { session_id: string }).session_id;
+      term.socket.send(new Uint8Array(100 * 1024));
+      await term.closed;
+      const last = term.messages.at(-1);
+      assert.equal(last?.type, "error");
+      assert.match((last as { message: string }).message, /over the limit of 65536/);
+      const recorded = await waitFor(async () => {
+        const { session } = await (await browser.fetch(`/api/sessions/${id}`)).json();
+        return session.status === "open" ? undefined : session;
+      }, { timeoutMs: 20_000, message: "the session to close" });
+      assert.equal(recorded.status, "error");
+      assert.match(recorded.error, /message of 102400 bytes, over the limit of 65536/);
+      const health = await fetch(`${gw.apiUrl}/api/healthz`);
+      assert.equal(health.status, 200, "the gateway lives on");
+      await health.body?.cancel();
+    },
+  );
+
+  await t.step(
+    "terminal: refused without the csrf parameter or from a foreign Origin",
+    async () => {
+      for (
+        const [query, origin] of [["cols=80&rows=24", gw.apiUrl], [
+          `csrf=${browser.csrf}`,
+          "http://evil.example",
+        ]]
+      ) {
+        const res = await fetch(`${gw.apiUrl}/api/connections/py/terminal?${query}`, {
+          headers: {
+            cookie: browser.cookie,
+            origin,
+            upgrade: "websocket",
+            connection: "upgrade",
+            "sec-websocket-version": "13",
+            "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+          },
+        });
+        assert.equal(res.status, 403, query);
+        await res.body?.cancel();
+      }
+    },
+  );
 
   await t.step("session filters with bad values are 400 naming the field", async () => {
     for (

@@ -20,6 +20,7 @@ import { connectionRoutes } from "./connections.ts";
 import { notFoundHandler, onApiError } from "./errors.ts";
 import { runRoutes } from "./run.ts";
 import { sessionRoutes } from "./sessions.ts";
+import { terminalRoutes } from "./terminal.ts";
 import { userRoutes } from "./users.ts";
 import { webSessionRoutes } from "./web_session.ts";
 
@@ -117,6 +118,7 @@ export function createApiApp(ctx: ApiContext): Hono<ApiEnv> {
     sessionRoutes(ctx),
     webSessionRoutes(ctx),
     runRoutes(ctx),
+    terminalRoutes(ctx),
   ];
   const paths = new Set(
     resources.flatMap((r) => r.routes.filter((x) => x.method !== "ALL").map((x) => x.path)),

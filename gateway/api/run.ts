@@ -66,8 +66,8 @@ export function runRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const opts = { maxOutputBytes: MAX_RUN_OUTPUT_BYTES, signal: timeout.signal };
     try {
       const result = conn.type === "postgres"
-        ? await runSql(session.conn, sql, opts)
-        : await runCommand(session.conn, input, opts);
+        ? await runSql(session, sql, opts)
+        : await runCommand(session, input, opts);
       return c.json({ session_id: session.sessionId, ...result } satisfies wire.RunResponse);
     } finally {
       clearTimeout(timer);

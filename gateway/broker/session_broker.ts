@@ -253,6 +253,16 @@ export class SessionBroker {
     for (const s of this.#sessions.values()) this.#fail(s, reason);
   }
 
+  /**
+   * End one session with `reason` recorded (the gateway's own client side cut
+   * it: a web terminal's oversized message, a run's deadline). Unknown or
+   * finished sessions are left alone.
+   */
+  endSession(sessionId: string, reason: string): void {
+    const session = this.#sessions.get(sessionId);
+    if (session) this.#fail(session, reason);
+  }
+
   /** End every session of a user (deleted). */
   endUserSessions(userId: string, reason: string): void {
     for (const s of this.#sessions.values()) if (s.userId === userId) this.#fail(s, reason);

@@ -7,3 +7,4 @@
 export * from "./own_session.ts";
 export * from "./run_command.ts";
 export * from "./run_sql.ts";
+export * from "./terminal_bridge.ts";

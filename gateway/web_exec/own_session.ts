@@ -31,6 +31,8 @@ export interface OwnSessionDeps {
 export interface OwnSession {
   sessionId: string;
   conn: Deno.Conn;
+  /** Cut the session with `reason` recorded as why it ended. */
+  end(reason: string): void;
 }
 
 /**
@@ -51,5 +53,9 @@ export async function openOwnSession(
     opened.ticket,
     { pairWaitMs: OWN_SESSION_PAIR_WAIT_MS },
   );
-  return { sessionId: opened.sessionId, conn };
+  return {
+    sessionId: opened.sessionId,
+    conn,
+    end: (reason) => deps.broker.endSession(opened.sessionId, reason),
+  };
 }

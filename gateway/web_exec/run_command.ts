@@ -6,6 +6,7 @@
  * @module
  */
 import type * as wire from "../../proto/api_types.ts";
+import type { OwnSession } from "./own_session.ts";
 import { concatBytes } from "../../proto/bytes.ts";
 import { FrameReader, FrameType, parseExit, writeFrame } from "../../proto/frames.ts";
 
@@ -19,16 +20,17 @@ function reasonOf(err: unknown): string {
 }
 
 /**
- * Run `input` through `conn`; never throws: a cut session comes back with
+ * Run `input` in `session`; never throws: a cut session comes back with
  * `exit_code: null` and `error`. Output past `maxOutputBytes` (stdout and
- * stderr together) cuts the session and sets `truncated`. `conn` is closed
- * when the run ends.
+ * stderr together) cuts the session and sets `truncated`. The session's connection is
+ * closed when the run ends.
  */
 export async function runCommand(
-  conn: Deno.Conn,
+  session: OwnSession,
   input: Uint8Array,
   opts: { maxOutputBytes: number; signal: AbortSignal },
 ): Promise<Omit<wire.RunCommandResponse, "session_id">> {
+  const conn = session.conn;
   const cut = () => {
     try {
       conn.close();
@@ -36,7 +38,11 @@ export async function runCommand(
       // Closed already.
     }
   };
-  opts.signal.addEventListener("abort", cut, { once: true });
+  const onAbort = () => {
+    session.end(String(opts.signal.reason));
+    cut();
+  };
+  opts.signal.addEventListener("abort", onAbort, { once: true });
   const sending = (async () => {
     for (let off = 0; off < input.length; off += INPUT_CHUNK_BYTES) {
       await writeFrame(conn, FrameType.STDIN, input.subarray(off, off + INPUT_CHUNK_BYTES));
@@ -63,6 +69,7 @@ export async function runCommand(
         total += keep.length;
         if (keep.length < f.payload.length) {
           truncated = true;
+          session.end(`the run's output passed ${opts.maxOutputBytes} bytes`);
           error = `The output passed ${opts.maxOutputBytes} bytes: the session was cut`;
           break;
         }
@@ -78,7 +85,7 @@ export async function runCommand(
       ? String(opts.signal.reason)
       : `the session broke: ${reasonOf(e)}`;
   } finally {
-    opts.signal.removeEventListener("abort", cut);
+    opts.signal.removeEventListener("abort", onAbort);
     cut();
   }
   await sending;

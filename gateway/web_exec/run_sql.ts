@@ -6,6 +6,7 @@
  * @module
  */
 import type * as wire from "../../proto/api_types.ts";
+import type { OwnSession } from "./own_session.ts";
 import { PgQueryError, type QueryResult, simpleQuery } from "../../proto/pgwire/mod.ts";
 import { cappedConn, OutputCapError } from "./capped_reader.ts";
 
@@ -18,15 +19,16 @@ function resultView(r: QueryResult): wire.RunResultSet {
 }
 
 /**
- * Run `sql` on `conn`; never throws for what the server or the limits do:
- * those come back as `error` (with the results before it). `conn` is closed
- * when the run ends or is cut.
+ * Run `sql` in `session`; never throws for what the server or the limits do:
+ * those come back as `error` (with the results before it). The session's
+ * connection is closed when the run ends or is cut.
  */
 export async function runSql(
-  conn: Deno.Conn,
+  session: OwnSession,
   sql: string,
   opts: { maxOutputBytes: number; signal: AbortSignal },
 ): Promise<Omit<wire.RunPostgresResponse, "session_id">> {
+  const conn = session.conn;
   const cut = () => {
     try {
       conn.close();
@@ -34,7 +36,11 @@ export async function runSql(
       // Closed already.
     }
   };
-  opts.signal.addEventListener("abort", cut, { once: true });
+  const onAbort = () => {
+    session.end(String(opts.signal.reason));
+    cut();
+  };
+  opts.signal.addEventListener("abort", onAbort, { once: true });
   try {
     const results = await simpleQuery(cappedConn(conn, opts.maxOutputBytes), sql);
     return { type: "postgres", results: results.map(resultView), truncated: false };
@@ -48,6 +54,7 @@ export async function runSql(
       };
     }
     if (err instanceof OutputCapError) {
+      session.end(`the run's results passed ${opts.maxOutputBytes} bytes`);
       return {
         type: "postgres",
         results: [],
@@ -65,7 +72,7 @@ export async function runSql(
       : String(err);
     return { type: "postgres", results: [], error: { message: reason }, truncated: false };
   } finally {
-    opts.signal.removeEventListener("abort", cut);
+    opts.signal.removeEventListener("abort", onAbort);
     cut();
   }
 }
