@@ -65,6 +65,14 @@ async function postJson<T>(b: Browser, path: string, body: unknown): Promise<[nu
   return [res.status, await res.json() as T];
 }
 
+/** Headers of a WebSocket handshake, for asserting the HTTP refusals before an upgrade. */
+const WS_UPGRADE = {
+  upgrade: "websocket",
+  connection: "upgrade",
+  "sec-websocket-version": "13",
+  "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+};
+
 /** A terminal WebSocket as the console drives it: output collected, text messages kept. */
 interface Terminal {
   socket: WebSocket;
@@ -105,6 +113,68 @@ function openTerminal(gw: GatewayProcess, b: Browser, name: string, query: strin
       }))!,
     type: (text) => socket.send(new TextEncoder().encode(text)),
     closed,
+  };
+}
+
+/** An event stream as the console reads it. */
+interface EventStream {
+  status: number;
+  events: { event: string; data: unknown }[];
+  /** Resolves when the server ends the stream. */
+  ended: Promise<void>;
+  /** Wait (with a deadline) for an event named `event` whose data passes `test`. */
+  next<T>(event: string, test?: (data: T) => boolean): Promise<T>;
+  cancel(): Promise<void>;
+}
+
+async function openEvents(b: Browser): Promise<EventStream> {
+  const res = await b.fetch("/api/events");
+  const events: { event: string; data: unknown }[] = [];
+  if (res.status !== 200 || !res.body) {
+    await res.body?.cancel();
+    return {
+      status: res.status,
+      events,
+      ended: Promise.resolve(),
+      next: () => Promise.reject(new Error(`no stream: ${res.status}`)),
+      cancel: () => Promise.resolve(),
+    };
+  }
+  assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const ended = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        text += value;
+        let end;
+        while ((end = text.indexOf("\n\n")) >= 0) {
+          const block = text.slice(0, end);
+          text = text.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          if (event && data) events.push({ event, data: JSON.parse(data) });
+        }
+      }
+    } catch {
+      // Cancelled.
+    }
+  })();
+  return {
+    status: res.status,
+    events,
+    ended,
+    next: async <T>(event: string, test: (data: T) => boolean = () => true) =>
+      (await waitFor(
+        () => events.find((e) => e.event === event && test(e.data as T))?.data as T | undefined,
+        { timeoutMs: 20_000, message: `an event "${event}"` },
+      ))!,
+    cancel: async () => {
+      await reader.cancel().catch(() => {});
+      await ended;
+    },
   };
 }
 
@@ -395,18 +465,87 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
         ]]
       ) {
         const res = await fetch(`${gw.apiUrl}/api/connections/py/terminal?${query}`, {
-          headers: {
-            cookie: browser.cookie,
-            origin,
-            upgrade: "websocket",
-            connection: "upgrade",
-            "sec-websocket-version": "13",
-            "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
-          },
+          headers: { cookie: browser.cookie, origin, ...WS_UPGRADE },
         });
         assert.equal(res.status, 403, query);
         await res.body?.cancel();
       }
+    },
+  );
+
+  await t.step(
+    "events: connections, agents and running sessions, sent when they change",
+    async () => {
+      const stream = await openEvents(browser);
+      try {
+        const conns = await stream.next<{ name: string }[]>("connections");
+        assert.deepEqual(
+          conns.map((c) => c.name).sort(),
+          pg ? ["pg", "py", "sh", "web"] : ["py", "sh", "web"],
+        );
+        const agents = await stream.next<{ name: string; status: string }[]>("agents");
+        assert.deepEqual(agents.map((a) => [a.name, a.status]), [["dev", "ONLINE"]]);
+        await stream.next<unknown[]>("sessions", (s) => s.length === 0);
+        const term = openTerminal(gw, browser, "py", `cols=80&rows=24&csrf=${browser.csrf}`);
+        await term.waitOutput(/>>> $/);
+        const id = (term.messages[0] as { session_id: string }).session_id;
+        const running = await stream.next<{ id: string; status: string }[]>(
+          "sessions",
+          (s) => s.some((x) => x.id === id),
+        );
+        assert.equal(running[0].status, "open");
+        term.type("exit(0)\r");
+        await term.closed;
+        // A later sessions event, without it: the change is sent.
+        await waitFor(() => {
+          const sessions = stream.events.filter((e) => e.event === "sessions")
+            .map((e) => e.data as { id: string }[]);
+          const shown = sessions.findIndex((list) => list.some((x) => x.id === id));
+          return sessions.slice(shown + 1).some((list) => list.length === 0);
+        }, { timeoutMs: 20_000, message: "a sessions event without the ended console" });
+        assert.equal(
+          stream.events.filter((e) => e.event === "connections").length,
+          1,
+          "unchanged: sent once",
+        );
+      } finally {
+        await stream.cancel();
+      }
+    },
+  );
+
+  await t.step(
+    "a non-admin: no sessions, no casts, only their connections, no foreign terminal",
+    async () => {
+      const user = await createUser(gw, admin, "ops@example.com", { groups: ["ops"] });
+      const ops = await signIn(gw, user.email, user.password);
+      for (const path of ["/api/sessions", `/api/sessions/${consoleSession}/cast`]) {
+        const res = await ops.fetch(path);
+        assert.equal(res.status, 403, path);
+        await res.body?.cancel();
+      }
+      const refused = await fetch(`${gw.apiUrl}/api/connections/py/terminal?csrf=${ops.csrf}`, {
+        headers: { cookie: ops.cookie, origin: gw.apiUrl, ...WS_UPGRADE },
+      });
+      assert.equal(refused.status, 403);
+      assert.match((await refused.json()).error.message, /Access denied to connection "py"/);
+
+      const streams = [];
+      for (let i = 0; i < 8; i++) streams.push(await openEvents(ops));
+      const ninth = await openEvents(ops);
+      assert.equal(ninth.status, 429, "MAX_EVENT_STREAMS_PER_USER");
+      for (const s of streams.slice(1)) await s.cancel();
+      const stream = streams[0];
+      const conns = await stream.next<{ name: string }[]>("connections");
+      assert.deepEqual(conns.map((c) => c.name), ["sh"]);
+      // Logging out ends the stream; by then it never carried admin events.
+      const out = await ops.fetch("/api/web/logout", {
+        method: "POST",
+        headers: { "x-hoop-csrf": ops.csrf },
+      });
+      assert.equal(out.status, 204);
+      await stream.ended;
+      assert.deepEqual([...new Set(stream.events.map((e) => e.event))], ["connections"]);
     },
   );
 

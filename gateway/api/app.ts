@@ -17,6 +17,7 @@ import type { ApiContext, ApiEnv } from "./_context.ts";
 import { agentRoutes } from "./agents.ts";
 import { authRoutes } from "./auth.ts";
 import { connectionRoutes } from "./connections.ts";
+import { eventRoutes } from "./events.ts";
 import { notFoundHandler, onApiError } from "./errors.ts";
 import { runRoutes } from "./run.ts";
 import { sessionRoutes } from "./sessions.ts";
@@ -119,6 +120,7 @@ export function createApiApp(ctx: ApiContext): Hono<ApiEnv> {
     webSessionRoutes(ctx),
     runRoutes(ctx),
     terminalRoutes(ctx),
+    eventRoutes(ctx),
   ];
   const paths = new Set(
     resources.flatMap((r) => r.routes.filter((x) => x.method !== "ALL").map((x) => x.path)),
