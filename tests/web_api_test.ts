@@ -584,4 +584,21 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
     assert.equal(after.status, 401);
     assert.match((await after.json()).error.message, /revoked/);
   });
+
+  await t.step(
+    "the gateway shuts down cleanly with an event stream and a terminal open",
+    async () => {
+      const again = await signIn(gw, admin.email, admin.password);
+      const stream = await openEvents(again);
+      await stream.next("connections");
+      const term = openTerminal(gw, again, "py", `cols=80&rows=24&csrf=${again.csrf}`);
+      await term.waitOutput(/>>> $/);
+      gw.kill("SIGTERM");
+      const status = await gw.status;
+      assert.equal(status.code, 0, "exited on its own, not killed");
+      await stream.ended;
+      await term.closed;
+      assert.equal(term.messages.at(-1)?.type, "error");
+    },
+  );
 });

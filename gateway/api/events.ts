@@ -68,10 +68,12 @@ export function eventRoutes(ctx: ApiContext): Hono<ApiEnv> {
     }
     open.set(caller.id, count + 1);
     let stopped = false;
+    const onStopping = () => stop();
     let wake: (() => void) | undefined;
     const stop = () => {
       if (stopped) return;
       stopped = true;
+      ctx.stopping?.removeEventListener("abort", onStopping);
       wake?.();
       const left = (open.get(caller.id) ?? 1) - 1;
       if (left <= 0) open.delete(caller.id);
@@ -93,6 +95,7 @@ export function eventRoutes(ctx: ApiContext): Hono<ApiEnv> {
       return await ctx.store.getUserById(t.userId);
     };
 
+    ctx.stopping?.addEventListener("abort", onStopping, { once: true });
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
         // The loop runs on its own: a start() that never resolved would hold back cancel().
