@@ -22,6 +22,10 @@ import { LoginThrottle } from "./login_throttle.ts";
 import { handleControlStream } from "./control_stream.ts";
 import { startDataServer } from "./data_server.ts";
 import { WarmParking } from "./warm_parking.ts";
+import { Handoffs } from "./oidc/handoffs.ts";
+import { PendingLogins } from "./oidc/pending_logins.ts";
+import { OidcProvider } from "./oidc/provider.ts";
+import type { AuthMethod, OidcSettings } from "./oidc/settings.ts";
 import { startPostgresListener } from "./postgres/mod.ts";
 import { MemoryPresence } from "./presence.ts";
 import { loadSecretBox } from "./secret_box.ts";
@@ -64,6 +68,12 @@ export interface GatewayOptions {
   auditMaxBytes?: number;
   /** Bound of the local audit spool (`HOOP_AUDIT_SPOOL_MAX_BYTES`). */
   auditSpoolMaxBytes?: number;
+  /** Single sign-on; `publicUrl` defaults to the API's own URL. */
+  oidc?: Omit<OidcSettings, "publicUrl"> & { publicUrl?: string };
+  /** Logins offered; password only by default. */
+  authMethods?: AuthMethod[];
+  /** The local account that keeps its password when passwords are off. */
+  breakGlassAdmin?: string;
   log?: Logger;
 }
 
@@ -209,7 +219,9 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       );
     }
 
-    // HTTP API.
+    // HTTP API. The single sign-on callback's base is known once the API listens.
+    const oidcSettings: OidcSettings | undefined = opts.oidc &&
+      { ...opts.oidc, publicUrl: opts.oidc.publicUrl ?? "" };
     // Aborted first thing at shutdown: long-lived answers (event streams) end on it.
     const stopping = new AbortController();
     const handler = apiHandler({
@@ -226,6 +238,13 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       throttle,
       audit,
       parking,
+      sso: oidcSettings && {
+        provider: new OidcProvider(oidcSettings),
+        pending: new PendingLogins(),
+        handoffs: new Handoffs(),
+      },
+      authMethods: opts.authMethods,
+      breakGlassAdmin: opts.breakGlassAdmin,
       onRevokeAgents(ids) {
         for (const id of ids) {
           presence.get(id)?.close("revoked");
@@ -242,6 +261,13 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     cleanups.unshift(() => http.close());
     const apiAddr = http.addr;
     const apiUrl = `${tls ? "https" : "http"}://${formatHostPort(dialableAddr(apiAddr))}`;
+    if (oidcSettings && !oidcSettings.publicUrl) oidcSettings.publicUrl = apiUrl;
+    if (oidcSettings) {
+      log.info("single sign-on on", {
+        issuer: oidcSettings.issuer.href,
+        redirect_uri: `${oidcSettings.publicUrl}/api/oidc/callback`,
+      });
+    }
 
     log.info("gateway store ready", {
       store: store.kind,

@@ -320,3 +320,26 @@ export interface ErrorBody {
     hint?: string;
   };
 }
+
+/** The answer of `GET /api/auth/methods`. */
+export interface AuthMethods {
+  methods: ("password" | "oidc")[];
+  /** Present when single sign-on is on: where the web console's button goes. */
+  oidc?: { web_login_url: string };
+}
+
+/** The answer of `POST /api/oidc/cli/start`: where to send the browser. */
+export interface OidcCliStart {
+  authorize_url: string;
+}
+
+/** The answer of `POST /api/oidc/device/start` (`hoop login --no-browser`). */
+export interface OidcDeviceStart {
+  login_id: string;
+  /** Only the poller knows it: the user code alone cannot collect the token. */
+  secret: string;
+  user_code: string;
+  verification_url: string;
+  interval_s: number;
+  expires_at: string;
+}

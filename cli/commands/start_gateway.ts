@@ -17,7 +17,94 @@ const SETTINGS = [
   ["data-url", "HOOP_DATA_URL"],
   ["tls-cert", "HOOP_TLS_CERT"],
   ["tls-key", "HOOP_TLS_KEY"],
+  ["public-url", "HOOP_PUBLIC_URL"],
+  ["oidc-issuer", "HOOP_OIDC_ISSUER"],
+  ["oidc-client-id", "HOOP_OIDC_CLIENT_ID"],
+  ["oidc-client-secret-file", "HOOP_OIDC_CLIENT_SECRET_FILE"],
+  ["oidc-groups-claim", "HOOP_OIDC_GROUPS_CLAIM"],
+  ["oidc-admin-groups", "HOOP_OIDC_ADMIN_GROUPS"],
+  ["auth-methods", "HOOP_AUTH_METHODS"],
+  ["break-glass-admin", "HOOP_BREAK_GLASS_ADMIN"],
 ] as const;
+
+/** Single sign-on settings from the flags, or `undefined` without --oidc-issuer. */
+async function oidcOptions(
+  ctx: Context,
+  v: (flag: string, env: string) => string | undefined,
+): Promise<
+  | {
+    issuer: URL;
+    clientId: string;
+    clientSecret: string;
+    groupsClaim: string;
+    adminGroups: string[];
+    publicUrl?: string;
+  }
+  | undefined
+> {
+  const issuerText = v("oidc-issuer", "HOOP_OIDC_ISSUER");
+  if (!issuerText) return undefined;
+  let issuer: URL;
+  try {
+    issuer = new URL(issuerText);
+  } catch {
+    throw invalidArgument(`Invalid --oidc-issuer "${issuerText}": not a URL`);
+  }
+  const loopback = ["127.0.0.1", "localhost", "[::1]"].includes(issuer.hostname);
+  if (issuer.protocol !== "https:" && !(issuer.protocol === "http:" && loopback)) {
+    throw invalidArgument(
+      `Invalid --oidc-issuer "${issuerText}": use https:// (plain http only for a provider on this machine)`,
+    );
+  }
+  const clientId = v("oidc-client-id", "HOOP_OIDC_CLIENT_ID");
+  if (!clientId) {
+    throw invalidArgument("--oidc-issuer needs --oidc-client-id (HOOP_OIDC_CLIENT_ID)");
+  }
+  const secretFile = v("oidc-client-secret-file", "HOOP_OIDC_CLIENT_SECRET_FILE");
+  let clientSecret = ctx.env("HOOP_OIDC_CLIENT_SECRET") || undefined;
+  if (secretFile) {
+    clientSecret = (await readPem(secretFile, "the OIDC client secret file"))?.trim();
+  }
+  if (!clientSecret) {
+    throw invalidArgument(
+      "--oidc-issuer needs the client secret in HOOP_OIDC_CLIENT_SECRET or --oidc-client-secret-file",
+      { hint: "the secret is never taken as a flag, so it stays out of process listings" },
+    );
+  }
+  const publicUrl = v("public-url", "HOOP_PUBLIC_URL")?.replace(/\/+$/, "");
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]+$/.test(publicUrl)) {
+    throw invalidArgument(
+      `Invalid --public-url "${publicUrl}": use the scheme and host browsers reach the API on, like https://hoop.example.com`,
+    );
+  }
+  return {
+    issuer,
+    clientId,
+    clientSecret,
+    groupsClaim: v("oidc-groups-claim", "HOOP_OIDC_GROUPS_CLAIM") ?? "groups",
+    adminGroups: (v("oidc-admin-groups", "HOOP_OIDC_ADMIN_GROUPS") ?? "").split(",")
+      .map((g) => g.trim()).filter(Boolean),
+    publicUrl,
+  };
+}
+
+/** `--auth-methods password,oidc`. */
+function authMethods(text: string | undefined, sso: boolean): ("password" | "oidc")[] {
+  if (text === undefined) return sso ? ["password", "oidc"] : ["password"];
+  const methods = text.split(",").map((m) => m.trim()).filter(Boolean);
+  for (const m of methods) {
+    if (m !== "password" && m !== "oidc") {
+      throw invalidArgument(
+        `Invalid --auth-methods "${text}": use password, oidc or password,oidc`,
+      );
+    }
+  }
+  if (methods.length === 0) throw invalidArgument("--auth-methods needs at least one method");
+  if (methods.includes("oidc") && !sso) {
+    throw invalidArgument("--auth-methods oidc needs --oidc-issuer");
+  }
+  return methods as ("password" | "oidc")[];
+}
 
 function setting(ctx: Context, values: FlagValues, flag: string, env: string): string | undefined {
   return stringFlag(values, flag) ?? (ctx.env(env) || undefined);
@@ -83,6 +170,20 @@ Options:
   --data-url HOST:PORT public data address       (HOOP_DATA_URL, default the listen address)
   --tls-cert FILE      PEM certificate           (HOOP_TLS_CERT)
   --tls-key FILE       PEM private key           (HOOP_TLS_KEY)
+  --public-url URL     where browsers reach the API (HOOP_PUBLIC_URL; default the API's
+                       listen address); single sign-on redirects to URL/api/oidc/callback
+
+Single sign-on (README "Single sign-on"):
+  --oidc-issuer URL    the OpenID provider       (HOOP_OIDC_ISSUER; https, or http on loopback)
+  --oidc-client-id ID  this gateway's client     (HOOP_OIDC_CLIENT_ID)
+  --oidc-client-secret-file FILE  its secret     (HOOP_OIDC_CLIENT_SECRET_FILE, or the secret
+                       itself in HOOP_OIDC_CLIENT_SECRET)
+  --oidc-groups-claim NAME  ID token claim with the groups (HOOP_OIDC_GROUPS_CLAIM, default groups)
+  --oidc-admin-groups A,B   members are hoop admins (HOOP_OIDC_ADMIN_GROUPS)
+  --auth-methods LIST  password, oidc or password,oidc (HOOP_AUTH_METHODS; default password,
+                       plus oidc when configured)
+  --break-glass-admin EMAIL  the one local account that keeps its password when
+                       --auth-methods is oidc (HOOP_BREAK_GLASS_ADMIN)
 
 Environment only:
   HOOP_SECRET_KEY      base64 32-byte key sealing secrets (default: DATA_DIR/secret.key)
@@ -105,6 +206,8 @@ Examples:
     const ttl = ctx.env("HOOP_TOKEN_TTL");
     const audit = ctx.env("HOOP_AUDIT_MAX_BYTES");
     const spoolMax = ctx.env("HOOP_AUDIT_SPOOL_MAX_BYTES");
+    const oidc = await oidcOptions(ctx, v);
+    const methods = authMethods(v("auth-methods", "HOOP_AUTH_METHODS"), oidc !== undefined);
     // Loaded here, not at the top: grpc-js costs every other command ~0.3 s of start-up.
     const { startGateway } = await import("../../gateway/mod.ts");
     installProcessGuard(log.with({ component: "gateway" }));
@@ -125,6 +228,9 @@ Examples:
       tokenTtlMs: ttl ? parseDuration(ttl, "HOOP_TOKEN_TTL") : undefined,
       auditMaxBytes: audit ? parseBytes(audit, "HOOP_AUDIT_MAX_BYTES") : undefined,
       auditSpoolMaxBytes: spoolMax ? parseBytes(spoolMax, "HOOP_AUDIT_SPOOL_MAX_BYTES") : undefined,
+      oidc,
+      authMethods: methods,
+      breakGlassAdmin: v("break-glass-admin", "HOOP_BREAK_GLASS_ADMIN")?.trim().toLowerCase(),
     });
     await waitForShutdownSignal();
     await gateway.close();

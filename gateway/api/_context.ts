@@ -12,6 +12,8 @@ import type { PresenceRegistry } from "../presence.ts";
 import type { SessionBroker } from "../broker/mod.ts";
 import type { Store, Token, User } from "../store/store.ts";
 import type { WarmParking } from "../warm_parking.ts";
+import type { AuthMethod } from "../oidc/settings.ts";
+import type { SsoContext } from "./oidc.ts";
 
 /** What the API needs from the gateway. */
 export interface ApiContext {
@@ -37,6 +39,12 @@ export interface ApiContext {
   stopping?: AbortSignal;
   /** Where clients' warm data connections park; no `warm_key` is handed out without it. */
   parking?: WarmParking;
+  /** Single sign-on, when the gateway was started with `--oidc-issuer`. */
+  sso?: SsoContext;
+  /** Logins offered (`--auth-methods`); password only when absent. */
+  authMethods?: AuthMethod[];
+  /** The one local account that may still use a password when passwords are off. */
+  breakGlassAdmin?: string;
 }
 
 /** Hono's environment for the API: the caller, set by the `requireUser` middleware. */

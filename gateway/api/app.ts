@@ -19,6 +19,7 @@ import { authRoutes } from "./auth.ts";
 import { connectionRoutes } from "./connections.ts";
 import { eventRoutes } from "./events.ts";
 import { notFoundHandler, onApiError } from "./errors.ts";
+import { oidcRoutes } from "./oidc.ts";
 import { runRoutes } from "./run.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { terminalRoutes } from "./terminal.ts";
@@ -113,6 +114,7 @@ export function createApiApp(ctx: ApiContext): Hono<ApiEnv> {
   const resources = [
     healthRoutes(ctx),
     authRoutes(ctx),
+    oidcRoutes(ctx),
     agentRoutes(ctx),
     connectionRoutes(ctx),
     userRoutes(ctx),

@@ -18,6 +18,7 @@ import { StoreNotFoundError } from "../store/store.ts";
 import { requireUser } from "./_auth.ts";
 import { readJsonBody, requiredString } from "./_body.ts";
 import type { ApiContext, ApiEnv } from "./_context.ts";
+import { assertPasswordLoginAllowed } from "./oidc.ts";
 import { normalizeEmail } from "./_fields.ts";
 import { userView } from "./_views.ts";
 import { csrfRefused, csrfTokenFor, originAllowed, SESSION_COOKIE } from "./_web_cookie.ts";
@@ -59,6 +60,7 @@ export function webSessionRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const body = await readJsonBody<wire.Credentials>(c.req.raw);
     const email = normalizeEmail(requiredString(body, "email"));
     const password = requiredString(body, "password");
+    assertPasswordLoginAllowed(ctx, email);
     const peer = c.env?.peer?.hostname ?? "unknown";
     const found = await ctx.throttle.guard(
       email,

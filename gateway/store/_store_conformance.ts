@@ -69,6 +69,7 @@ const STORE_METHODS = [
   "listUsers",
   "countUsers",
   "deleteUser",
+  "updateUserAccess",
   "createToken",
   "getTokenByHash",
   "revokeToken",
@@ -425,7 +426,15 @@ export function storeConformance(
             "Ann@Example.com",
             "bob@example.com",
           ]);
-          assert.deepEqual(await s.deleteUser("ANN@example.com"), ann);
+          // A directory login changes role and groups, nothing else.
+          const promoted = await s.updateUserAccess(ann.id, { role: "admin", groups: ["dba"] });
+          assert.deepEqual(promoted, { ...ann, role: "admin", groups: ["dba"] });
+          assert.deepEqual(await s.getUserById(ann.id), promoted);
+          await assert.rejects(
+            s.updateUserAccess(crypto.randomUUID(), { role: "user", groups: [] }),
+            StoreNotFoundError,
+          );
+          assert.deepEqual(await s.deleteUser("ANN@example.com"), promoted);
           assert.equal(await s.countUsers(), 1);
           await assert.rejects(s.deleteUser("ann@example.com"), StoreNotFoundError);
         }),

@@ -23,6 +23,7 @@ import {
   type AgentPresence,
   type Connection,
   type NewAgent,
+  type Role,
   type NewSession,
   type OrgKey,
   type SecretBox,
@@ -314,6 +315,15 @@ export class SqlStore implements Store {
       "DELETE FROM users WHERE email_key = $1 RETURNING *",
       [email.toLowerCase()],
     );
+    return userFromRow(r);
+  }
+
+  async updateUserAccess(id: string, access: { role: Role; groups: string[] }): Promise<User> {
+    const r = await this.#one(
+      "UPDATE users SET role = $1, groups = $2 WHERE id = $3 RETURNING *",
+      [access.role, JSON.stringify(access.groups), id],
+    );
+    if (!r) throw new StoreNotFoundError("user", id);
     return userFromRow(r);
   }
 

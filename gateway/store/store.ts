@@ -275,6 +275,8 @@ export interface Store {
   countUsers(): Promise<number>;
   /** Remove a user and their tokens; throws StoreNotFoundError. */
   deleteUser(email: string): Promise<User>;
+  /** Set a user's role and groups (a directory login); throws StoreNotFoundError. */
+  updateUserAccess(id: string, access: { role: Role; groups: string[] }): Promise<User>;
 
   /** Add a token. */
   createToken(token: Token): Promise<Token>;

@@ -1,0 +1,124 @@
+/**
+ * The OpenID provider as this gateway's client sees it, through
+ * `npm:openid-client` (certified; it checks the ID token's signature against
+ * the provider's JWKS, refetched when a token names an unknown key, and its
+ * issuer, audience/azp, expiry and not-before with
+ * {@linkcode OIDC_CLOCK_TOLERANCE_S} of skew, nonce, and algorithm: only the
+ * client's registered one, RS256 unless configured, never `none`).
+ *
+ * Discovery runs at the first login, not at start-up, so a provider that is
+ * down does not stop the gateway (password logins and sessions go on); a
+ * failed discovery is retried at the next login.
+ *
+ * @module
+ */
+import * as oidc from "openid-client";
+import { unauthenticated, unavailable } from "../../proto/errors.ts";
+import { callbackUrl, type OidcSettings } from "./settings.ts";
+
+/** Allowed clock skew, in seconds, on the ID token's `exp`, `nbf` and `iat`. */
+export const OIDC_CLOCK_TOLERANCE_S = 30;
+
+/** Scopes asked for: the ID token must carry the email and the groups claim. */
+const SCOPES = "openid email profile groups";
+
+/** The claims hoop uses from a verified ID token. */
+export interface DirectoryIdentity {
+  subject: string;
+  email: string;
+  groups: string[];
+}
+
+function isLoopback(url: URL): boolean {
+  return ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The gateway's client at one provider. */
+export class OidcProvider {
+  #settings: OidcSettings;
+  #config?: Promise<oidc.Configuration>;
+
+  constructor(settings: OidcSettings) {
+    this.#settings = settings;
+  }
+
+  get settings(): OidcSettings {
+    return this.#settings;
+  }
+
+  #discover(): Promise<oidc.Configuration> {
+    const s = this.#settings;
+    this.#config ??= oidc.discovery(
+      s.issuer,
+      s.clientId,
+      { client_secret: s.clientSecret, [oidc.clockTolerance]: OIDC_CLOCK_TOLERANCE_S },
+      undefined,
+      // Plain HTTP only for a provider on this machine (tests, local development).
+      isLoopback(s.issuer) ? { execute: [oidc.allowInsecureRequests] } : undefined,
+    ).catch((err) => {
+      this.#config = undefined;
+      throw unavailable(
+        `Cannot reach the OpenID provider ${s.issuer.href}: ${message(err)}`,
+        { cause: err, hint: "check --oidc-issuer and that the provider is up; try again" },
+      );
+    });
+    return this.#config;
+  }
+
+  /** The provider's authorization URL for a login with these checks. */
+  async authorizationUrl(login: { state: string; nonce: string; verifier: string }): Promise<URL> {
+    const config = await this.#discover();
+    return oidc.buildAuthorizationUrl(config, {
+      redirect_uri: callbackUrl(this.#settings),
+      scope: SCOPES,
+      state: login.state,
+      nonce: login.nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(login.verifier),
+      code_challenge_method: "S256",
+    });
+  }
+
+  /**
+   * Redeem the code on the callback URL, verify the ID token, and return who
+   * signed in. Every refusal is `unauthenticated` naming what failed.
+   */
+  async redeem(
+    callback: URL,
+    login: { state: string; nonce: string; verifier: string },
+  ): Promise<DirectoryIdentity> {
+    const config = await this.#discover();
+    let claims: oidc.IDToken | undefined;
+    try {
+      const tokens = await oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: login.verifier,
+        expectedState: login.state,
+        expectedNonce: login.nonce,
+        idTokenExpected: true,
+      });
+      claims = tokens.claims();
+    } catch (err) {
+      throw unauthenticated(
+        `Single sign-on failed: the provider's answer was refused: ${message(err)}`,
+        {
+          cause: err,
+          hint:
+            "sign in again; if it keeps failing, ask an admin to check the provider's client settings",
+        },
+      );
+    }
+    if (!claims) throw unauthenticated("Single sign-on failed: the provider sent no ID token");
+    const email = typeof claims.email === "string" ? claims.email.trim().toLowerCase() : "";
+    if (!email) {
+      throw unauthenticated("Single sign-on failed: the ID token has no email claim", {
+        hint: 'the provider must release the "email" scope to this client',
+      });
+    }
+    const raw = claims[this.#settings.groupsClaim];
+    const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === "string") : [];
+    return { subject: claims.sub, email, groups };
+  }
+}
