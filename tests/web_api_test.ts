@@ -11,6 +11,7 @@ import type {
 } from "../proto/api_types.ts";
 import {
   createUser,
+  freePort,
   type GatewayProcess,
   hoopOk,
   type Identity,
@@ -20,21 +21,30 @@ import {
   waitFor,
 } from "./_harness.ts";
 import { POSTGRES_SKIP_REASON, startPostgres } from "./_postgres.ts";
+import { makeTestCerts } from "./_tls.ts";
 
 if (POSTGRES_SKIP_REASON) console.warn(`web_api_test: SQL steps skipped: ${POSTGRES_SKIP_REASON}`);
 
 /** A browser-like client: remembers the session cookie, sends the API's Origin. */
 interface Browser {
   cookie: string;
+  /** The whole `Set-Cookie` of the login. */
+  cookieHeader: string;
   csrf: string;
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
-async function signIn(gw: GatewayProcess, email: string, password: string): Promise<Browser> {
+async function signIn(
+  gw: GatewayProcess,
+  email: string,
+  password: string,
+  client?: Deno.HttpClient,
+): Promise<Browser> {
   const res = await fetch(`${gw.apiUrl}/api/web/login`, {
     method: "POST",
     headers: { "content-type": "application/json", origin: gw.apiUrl },
     body: JSON.stringify({ email, password }),
+    client,
   });
   assert.equal(res.status, 200, await res.clone().text());
   const body = await res.json() as WebSessionResponse;
@@ -42,8 +52,10 @@ async function signIn(gw: GatewayProcess, email: string, password: string): Prom
   return {
     cookie,
     csrf: body.csrf_token,
+    cookieHeader: res.headers.get("set-cookie") ?? "",
     fetch: (path, init = {}) =>
       fetch(`${gw.apiUrl}${path}`, {
+        client,
         ...init,
         headers: { cookie, origin: gw.apiUrl, ...init.headers as Record<string, string> },
       }),
@@ -601,4 +613,30 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
       assert.equal(term.messages.at(-1)?.type, "error");
     },
   );
+});
+
+Deno.test("the web console's API on a TLS gateway: a Secure cookie, and runs through its TLS data port", async () => {
+  await using certs = await makeTestCerts();
+  // The gateway verifies its own data port against its certificate file: give it the chain.
+  const fullChain = `${certs.dir}/fullchain.pem`;
+  await Deno.writeTextFile(fullChain, (await Deno.readTextFile(certs.certFile)) + certs.caCert);
+  const grpcPort = freePort();
+  await using gw = await startGateway({
+    ports: { grpc: grpcPort, api: 0, data: 0 },
+    args: ["--tls-cert", fullChain, "--tls-key", certs.keyFile],
+    env: { HOOP_GRPC_URL: `grpcs://127.0.0.1:${grpcPort}` },
+  });
+  const admin = await signupAdmin({ ...gw, env: { ...gw.env, HOOP_TLSCA: certs.caCertFile } });
+  const key = (await hoopOk(["admin", "create", "agent", "dev"], { env: admin.env })).stdout.trim();
+  await using _agent = await startAgent(key, { env: { HOOP_TLSCA: certs.caCertFile } });
+  await createConnection(admin, "sh", ["--command", "sh"]);
+  using client = Deno.createHttpClient({ caCerts: [certs.caCert] });
+  const browser = await signIn(gw, admin.email, admin.password, client);
+  assert.match(browser.cookieHeader, /; Secure/);
+  const [status, r] = await postJson<RunCommandResponse>(browser, "/api/connections/sh/run", {
+    input: "echo over tls",
+  });
+  assert.equal(status, 200, JSON.stringify(r));
+  assert.equal(r.stdout, "over tls\n");
+  assert.equal(r.exit_code, 0);
 });

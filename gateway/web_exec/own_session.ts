@@ -8,8 +8,8 @@
  * @module
  */
 import { DataSide } from "../../proto/data_header.ts";
-import { dialDataPort } from "../../proto/data_dial.ts";
-import { notFound } from "../../proto/errors.ts";
+import { DataRefusedError, dialDataPort } from "../../proto/data_dial.ts";
+import { HoopError, notFound } from "../../proto/errors.ts";
 import type { SessionBroker } from "../broker/mod.ts";
 import type { Connection, SessionVerb, Store, User } from "../store/store.ts";
 
@@ -47,12 +47,23 @@ export async function openOwnSession(
   const agent = await deps.store.getAgentById(req.connection.agentId);
   if (!agent) throw notFound(`Connection "${req.connection.name}" has no agent`);
   const opened = await deps.broker.open({ ...req, agent });
-  const conn = await dialDataPort(
-    { addr: deps.dataAddr, tls: deps.dataTls, caCert: deps.dataCaCert },
-    DataSide.CLIENT,
-    opened.ticket,
-    { pairWaitMs: OWN_SESSION_PAIR_WAIT_MS },
-  );
+  let conn: Deno.Conn;
+  try {
+    conn = await dialDataPort(
+      { addr: deps.dataAddr, tls: deps.dataTls, caCert: deps.dataCaCert },
+      DataSide.CLIENT,
+      opened.ticket,
+      { pairWaitMs: OWN_SESSION_PAIR_WAIT_MS },
+    );
+  } catch (err) {
+    deps.broker.endSession(opened.sessionId, "the gateway could not reach its own data port");
+    if (!(err instanceof HoopError) || err instanceof DataRefusedError) throw err;
+    // The gateway trusts its --tls-cert file (plus the system roots) for this dial.
+    const hint = deps.dataTls && /certificate|issuer/i.test(err.message)
+      ? "give --tls-cert the full chain (the certificate, then its CA), so the gateway can verify its own data port"
+      : "set HOOP_DATA_URL to an address the gateway itself can reach too";
+    throw new HoopError(err.code, err.message, { cause: err, hint });
+  }
   return {
     sessionId: opened.sessionId,
     conn,
