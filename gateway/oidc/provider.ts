@@ -33,6 +33,26 @@ function isLoopback(url: URL): boolean {
   return ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
 }
 
+/**
+ * The library's refusal, with the check and claim it names: its messages
+ * alone are terse ("unexpected JWT claim value encountered"), the details
+ * sit on the error's cause chain.
+ */
+function why(err: unknown): string {
+  let code: string | undefined;
+  let claim: string | undefined;
+  const messages: string[] = [];
+  let e = err as { message?: string; code?: string; cause?: unknown; claim?: string } | undefined;
+  for (let depth = 0; e && typeof e === "object" && depth < 5; depth++) {
+    if (typeof e.message === "string" && !messages.includes(e.message)) messages.push(e.message);
+    if (typeof e.code === "string" && /^OAUTH_/.test(e.code)) code ??= e.code;
+    if (typeof e.claim === "string") claim ??= e.claim;
+    e = e.cause as typeof e;
+  }
+  const what = claim ? `the ID token's "${claim}" claim is not what was expected: ` : "";
+  return `${what}${messages.join(": ")}${code ? ` (${code})` : ""}`;
+}
+
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -58,7 +78,11 @@ export class OidcProvider {
       { client_secret: s.clientSecret, [oidc.clockTolerance]: OIDC_CLOCK_TOLERANCE_S },
       undefined,
       // Plain HTTP only for a provider on this machine (tests, local development).
-      isLoopback(s.issuer) ? { execute: [oidc.allowInsecureRequests] } : undefined,
+      {
+        execute: isLoopback(s.issuer)
+          ? [oidc.allowInsecureRequests, oidc.enableNonRepudiationChecks]
+          : [oidc.enableNonRepudiationChecks],
+      },
     ).catch((err) => {
       this.#config = undefined;
       throw unavailable(
@@ -102,7 +126,7 @@ export class OidcProvider {
       claims = tokens.claims();
     } catch (err) {
       throw unauthenticated(
-        `Single sign-on failed: the provider's answer was refused: ${message(err)}`,
+        `Single sign-on failed: the provider's answer was refused: ${why(err)}`,
         {
           cause: err,
           hint:
