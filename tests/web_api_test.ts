@@ -445,11 +445,19 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
   });
 
   await t.step(
-    "terminal: an oversized message ends the session with a recorded reason",
+    "terminal: a 2 MB output arrives whole; an oversized message ends the session with a recorded reason",
     async () => {
       const term = openTerminal(gw, browser, "py", `cols=80&rows=24&csrf=${browser.csrf}`);
       await term.waitOutput(/>>> $/);
       const id = (term.messages[0] as { session_id: string }).session_id;
+      // First a large output: it arrives whole and the terminal goes on.
+      const mark = term.output().length;
+      term.type("print(chr(120) * 2000000)\r"); // no "x" in the echoed line
+      await waitFor(
+        () => term.output().length - mark > 2_000_000 && term.output().endsWith(">>> "),
+        { timeoutMs: 30_000, message: "2 MB of output and the next prompt" },
+      );
+      assert.equal(term.output().slice(mark).split("x").length - 1, 2_000_000);
       term.socket.send(new Uint8Array(100 * 1024));
       await term.closed;
       const last = term.messages.at(-1);
