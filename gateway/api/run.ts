@@ -63,6 +63,9 @@ export function runRoutes(ctx: ApiContext): Hono<ApiEnv> {
         timeout.abort(`The run took longer than ${RUN_TIMEOUT_MS / 1000} s: the session was cut`),
       RUN_TIMEOUT_MS,
     );
+    // A browser that gives up (tab closed, request aborted) leaves nobody to read the answer.
+    const gone = () => timeout.abort("the browser went away: the session was cut");
+    c.req.raw.signal.addEventListener("abort", gone, { once: true });
     const opts = { maxOutputBytes: MAX_RUN_OUTPUT_BYTES, signal: timeout.signal };
     try {
       const result = conn.type === "postgres"
@@ -71,6 +74,7 @@ export function runRoutes(ctx: ApiContext): Hono<ApiEnv> {
       return c.json({ session_id: session.sessionId, ...result } satisfies wire.RunResponse);
     } finally {
       clearTimeout(timer);
+      c.req.raw.signal.removeEventListener("abort", gone);
     }
   });
 
