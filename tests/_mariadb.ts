@@ -31,7 +31,10 @@ export interface MariaDbServer extends AsyncDisposable {
 /** True when the MariaDB server binaries are installed. */
 export async function haveMariaDb(): Promise<boolean> {
   for (const bin of ["mariadbd", "mariadb-install-db", "mariadb"]) {
-    const ok = await new Deno.Command("sh", { args: ["-c", `command -v ${bin} || test -x /usr/sbin/${bin}`], stdout: "null" })
+    const ok = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${bin} || test -x /usr/sbin/${bin}`],
+      stdout: "null",
+    })
       .output().then((o) => o.success, () => false);
     if (!ok) return false;
   }
@@ -40,7 +43,9 @@ export async function haveMariaDb(): Promise<boolean> {
 
 async function run(cmd: string, args: string[], opts: { asMysql?: boolean; stdin?: string } = {}) {
   const root = Deno.uid() === 0;
-  const argv = root && opts.asMysql ? ["runuser", "-u", "mysql", "--", cmd, ...args] : [cmd, ...args];
+  const argv = root && opts.asMysql
+    ? ["runuser", "-u", "mysql", "--", cmd, ...args]
+    : [cmd, ...args];
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     stdin: opts.stdin === undefined ? "null" : "piped",
@@ -55,7 +60,9 @@ async function run(cmd: string, args: string[], opts: { asMysql?: boolean; stdin
   const out = await child.output();
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) {
-    throw new Error(`${argv.join(" ")} failed (${out.code}):\n${new TextDecoder().decode(out.stderr)}`);
+    throw new Error(
+      `${argv.join(" ")} failed (${out.code}):\n${new TextDecoder().decode(out.stderr)}`,
+    );
   }
   return text;
 }
@@ -98,7 +105,16 @@ export async function startMariaDb(): Promise<MariaDbServer> {
   })();
   void server.stdout.cancel();
   const sql = (statement: string) =>
-    run("mariadb", ["--no-defaults", `--socket=${socket}`, "-u", "root", "-N", "-B", "-e", statement]);
+    run("mariadb", [
+      "--no-defaults",
+      `--socket=${socket}`,
+      "-u",
+      "root",
+      "-N",
+      "-B",
+      "-e",
+      statement,
+    ]);
   try {
     await waitFor(() => sql("SELECT 1").then(() => true, () => false), {
       timeoutMs: 30_000,
