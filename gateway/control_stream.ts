@@ -153,14 +153,14 @@ export async function handleControlStream(
   };
 
   /** This stream's warm key (issued with WELCOME, revoked with the stream). */
-  let warmKey: string | undefined;
+  const warm: { key?: string } = {};
   const cleanup = (why: string) => {
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
     ctx.presence.remove(link);
     ctx.broker.endAgentSessions(agent.id, `agent "${agent.name}" disconnected`);
-    if (warmKey) ctx.parking?.revoke(warmKey);
+    if (warm.key) ctx.parking?.revoke(warm.key);
     log.info("agent offline", { reason: why });
     if (!ctx.presence.get(agent.id)) {
       ctx.store.updateAgentPresence(agent.id, {
@@ -223,13 +223,13 @@ export async function handleControlStream(
     }
     return;
   }
-  warmKey = ctx.parking?.issue(agent.id, DataSide.AGENT);
+  warm.key = ctx.parking?.issue(agent.id, DataSide.AGENT);
   link.send(makePacket(PacketType.WELCOME, {
     agent_id: agent.id,
     agent_name: agent.name,
     data_addr: ctx.dataAddr,
     data_tls: ctx.dataTls ? "1" : "0",
-    warm_key: warmKey,
+    warm_key: warm.key,
   }));
   log.info("agent online", {
     version: hello.version,
