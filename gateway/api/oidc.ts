@@ -10,6 +10,7 @@ import { type Context, Hono } from "hono";
 import type * as wire from "../../proto/api_types.ts";
 import {
   failedPrecondition,
+  HoopError,
   invalidArgument,
   notFound,
   permissionDenied,
@@ -237,7 +238,11 @@ export function oidcRoutes(ctx: ApiContext): Hono<ApiEnv> {
           user: userView(user),
         };
       } catch (err) {
-        failure = err instanceof Error ? err.message : String(err);
+        failure = err instanceof HoopError && err.hint
+          ? `${err.message} (${err.hint})`
+          : err instanceof Error
+          ? err.message
+          : String(err);
         ctx.log.info("single sign-on refused", { reason: failure });
       }
     }

@@ -5,7 +5,8 @@
  * @module
  */
 import { hashPassword } from "../password.ts";
-import type { Role, Store, User } from "../store/store.ts";
+import { failedPrecondition } from "../../proto/errors.ts";
+import { type Role, type Store, StoreConflictError, type User } from "../store/store.ts";
 import type { DirectoryIdentity } from "./provider.ts";
 import type { OidcSettings } from "./settings.ts";
 
@@ -14,7 +15,11 @@ export function roleFor(groups: string[], settings: OidcSettings): Role {
   return groups.some((g) => settings.adminGroups.includes(g)) ? "admin" : "user";
 }
 
-/** Create or update the user `who` names; returns them as they are now. */
+/**
+ * Create or update the user `who` names; returns them as they are now. A
+ * user is found by the provider's (issuer, subject), never by email alone:
+ * a local account whose email the directory also lists is not taken over.
+ */
 export async function upsertDirectoryUser(
   store: Store,
   who: DirectoryIdentity,
@@ -22,7 +27,8 @@ export async function upsertDirectoryUser(
 ): Promise<{ user: User; created: boolean }> {
   const role = roleFor(who.groups, settings);
   const groups = [...new Set(who.groups)].sort();
-  const known = await store.getUserByEmail(who.email);
+  const key = { issuer: who.issuer, subject: who.subject };
+  const known = await store.getUserByIdentity(key);
   if (known) {
     const same = known.role === role && known.groups.join("\n") === groups.join("\n");
     return {
@@ -30,15 +36,34 @@ export async function upsertDirectoryUser(
       created: false,
     };
   }
-  const user = await store.createUser({
-    id: crypto.randomUUID(),
-    email: who.email,
-    role,
-    groups,
-    // A password nobody knows: directory users sign in through the provider, and a
-    // password attempt on their email costs the same time as on any other.
-    passwordHash: await hashPassword(crypto.randomUUID() + crypto.randomUUID()),
-    createdAt: new Date().toISOString(),
-  });
-  return { user, created: true };
+  if (await store.getUserByEmail(who.email)) throw localAccountExists(who.email);
+  try {
+    const user = await store.createDirectoryUser({
+      id: crypto.randomUUID(),
+      email: who.email,
+      role,
+      groups,
+      // A password nobody knows: directory users sign in through the provider, and a
+      // password attempt on their email costs the same time as on any other.
+      passwordHash: await hashPassword(crypto.randomUUID() + crypto.randomUUID()),
+      createdAt: new Date().toISOString(),
+    }, key);
+    return { user, created: true };
+  } catch (err) {
+    // Two first logins of the same person at once: the other one created them.
+    if (!(err instanceof StoreConflictError)) throw err;
+    const raced = await store.getUserByIdentity(key);
+    if (!raced) throw localAccountExists(who.email);
+    return { user: raced, created: false };
+  }
+}
+
+function localAccountExists(email: string) {
+  return failedPrecondition(
+    `Cannot sign in ${email} with single sign-on: a local account with that email exists on this gateway`,
+    {
+      hint:
+        `log in with its password, or an admin deletes it ("hoop admin delete user ${email}") so that single sign-on creates it from the directory`,
+    },
+  );
 }

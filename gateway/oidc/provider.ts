@@ -24,6 +24,7 @@ const SCOPES = "openid email profile groups";
 
 /** The claims hoop uses from a verified ID token. */
 export interface DirectoryIdentity {
+  issuer: string;
   subject: string;
   email: string;
   groups: string[];
@@ -141,8 +142,13 @@ export class OidcProvider {
         hint: 'the provider must release the "email" scope to this client',
       });
     }
+    if (claims.email_verified === false) {
+      throw unauthenticated(`Single sign-on failed: the provider has not verified ${email}`, {
+        hint: "verify the email address at the identity provider, then sign in again",
+      });
+    }
     const raw = claims[this.#settings.groupsClaim];
     const groups = Array.isArray(raw) ? raw.filter((g): g is string => typeof g === "string") : [];
-    return { subject: claims.sub, email, groups };
+    return { issuer: claims.iss, subject: claims.sub, email, groups };
   }
 }

@@ -70,6 +70,8 @@ const STORE_METHODS = [
   "countUsers",
   "deleteUser",
   "updateUserAccess",
+  "createDirectoryUser",
+  "getUserByIdentity",
   "createToken",
   "getTokenByHash",
   "revokeToken",
@@ -434,6 +436,30 @@ export function storeConformance(
             s.updateUserAccess(crypto.randomUUID(), { role: "user", groups: [] }),
             StoreNotFoundError,
           );
+          // A directory user is found by (issuer, subject), the same email elsewhere is a conflict.
+          const dirUser = {
+            ...ann,
+            id: crypto.randomUUID(),
+            email: "dee@example.com",
+          };
+          const idp = { issuer: "https://idp.example.com", subject: "dee-1" };
+          await s.createDirectoryUser(dirUser, idp);
+          assert.deepEqual(await s.getUserByIdentity(idp), dirUser);
+          assert.equal(await s.getUserByIdentity({ ...idp, issuer: "https://other" }), undefined);
+          await assert.rejects(
+            s.createDirectoryUser({ ...dirUser, id: crypto.randomUUID() }, {
+              ...idp,
+              subject: "x",
+            }),
+            StoreConflictError,
+          );
+          await assert.rejects(
+            s.createDirectoryUser({ ...dirUser, id: crypto.randomUUID(), email: "e@x.com" }, idp),
+            StoreConflictError,
+          );
+          assert.equal(await s.getUserByEmail("e@x.com"), undefined, "nothing half-created");
+          await s.deleteUser("dee@example.com");
+          assert.equal(await s.getUserByIdentity(idp), undefined);
           assert.deepEqual(await s.deleteUser("ANN@example.com"), promoted);
           assert.equal(await s.countUsers(), 1);
           await assert.rejects(s.deleteUser("ann@example.com"), StoreNotFoundError);

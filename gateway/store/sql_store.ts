@@ -22,6 +22,7 @@ import {
   type Agent,
   type AgentPresence,
   type Connection,
+  type DirectoryIdentityKey,
   type NewAgent,
   type NewSession,
   type OrgKey,
@@ -311,11 +312,38 @@ export class SqlStore implements Store {
     const r = await this.#deleteWith(
       "user",
       email,
-      ["DELETE FROM tokens WHERE user_id IN (SELECT id FROM users WHERE email_key = $1)"],
+      [
+        "DELETE FROM tokens WHERE user_id IN (SELECT id FROM users WHERE email_key = $1)",
+        "DELETE FROM user_identities WHERE user_id IN (SELECT id FROM users WHERE email_key = $1)",
+      ],
       "DELETE FROM users WHERE email_key = $1 RETURNING *",
       [email.toLowerCase()],
     );
     return userFromRow(r);
+  }
+
+  async createDirectoryUser(u: User, identity: DirectoryIdentityKey): Promise<User> {
+    try {
+      await this.#db.tx(async (q) => {
+        await q.run(INSERT_USER, userParams(u));
+        await q.run(
+          "INSERT INTO user_identities (issuer, subject, user_id, created_at) VALUES ($1, $2, $3, $4)",
+          [identity.issuer, identity.subject, u.id, u.createdAt],
+        );
+      });
+    } catch (err) {
+      throw this.#conflict(err, "user", u.email);
+    }
+    return structuredClone(u);
+  }
+
+  async getUserByIdentity(identity: DirectoryIdentityKey): Promise<User | undefined> {
+    const r = await this.#one(
+      `SELECT users.* FROM users JOIN user_identities ON user_identities.user_id = users.id
+       WHERE user_identities.issuer = $1 AND user_identities.subject = $2`,
+      [identity.issuer, identity.subject],
+    );
+    return r ? userFromRow(r) : undefined;
   }
 
   async updateUserAccess(id: string, access: { role: Role; groups: string[] }): Promise<User> {

@@ -98,4 +98,17 @@ CREATE TABLE session_events (
 );
 `,
   },
+  {
+    // Single sign-on: the directory identity (issuer, subject) a user was created from.
+    version: 2,
+    sql: `
+CREATE TABLE user_identities (
+  issuer TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  user_id TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (issuer, subject)
+);
+`,
+  },
 ];

@@ -114,6 +114,12 @@ export interface User {
   createdAt: string;
 }
 
+/** Who a single sign-on user is at their provider: the ID token's `iss` and `sub`. */
+export interface DirectoryIdentityKey {
+  issuer: string;
+  subject: string;
+}
+
 /** An API token; only its hash is stored. */
 export interface Token {
   id: string;
@@ -275,6 +281,14 @@ export interface Store {
   countUsers(): Promise<number>;
   /** Remove a user and their tokens; throws StoreNotFoundError. */
   deleteUser(email: string): Promise<User>;
+  /**
+   * Create a user signed in through single sign-on, recording the directory
+   * identity they came from; StoreConflictError when the email or identity
+   * is taken.
+   */
+  createDirectoryUser(user: User, identity: DirectoryIdentityKey): Promise<User>;
+  /** The user created from this directory identity, if any. */
+  getUserByIdentity(identity: DirectoryIdentityKey): Promise<User | undefined>;
   /** Set a user's role and groups (a directory login); throws StoreNotFoundError. */
   updateUserAccess(id: string, access: { role: Role; groups: string[] }): Promise<User>;
 
