@@ -110,6 +110,7 @@ Deno.test("single sign-on with a real OpenID provider", async (t) => {
   });
 
   let aliceToken = "";
+  let loopbackUrl = "";
   await t.step("hoop login: browser on the provider, back on a loopback port", async () => {
     const r = await cliLogin(gw, [], async (stderr) => {
       const start = await waitForUrl(stderr, /visit:\n\s+(\S+)/);
@@ -119,10 +120,25 @@ Deno.test("single sign-on with a real OpenID provider", async (t) => {
       const end = await followGateway(callback);
       assert.match(new URL(end.url).host, /^127\.0\.0\.1:\d+$/);
       assert.match(end.text, /Signed in/);
+      loopbackUrl = end.url;
     });
     assert.equal(r.code, 0, r.text);
     assert.match(r.text, /Logged in as alice@example\.com/);
     aliceToken = await savedToken(r.home);
+  });
+
+  await t.step("the one-time code of the loopback redirect cannot be replayed", async () => {
+    const code = new URL(loopbackUrl).searchParams.get("code");
+    assert.ok(code, loopbackUrl);
+    const replay = await fetch(`${gw.apiUrl}/api/oidc/cli/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ code }),
+    });
+    assert.equal(replay.status, 401);
+    const { error } = await replay.json();
+    assert.match(error.message, /login code was already used or has expired/);
+    assert.match(error.hint, /hoop login/);
   });
 
   await t.step("a user in dba sees the dba connection; one outside does not", async () => {
@@ -201,6 +217,18 @@ Deno.test("single sign-on with a real OpenID provider", async (t) => {
     });
     assert.equal(forged.status, 400);
     assert.match(await forged.text(), /wrong state, already used/);
+  });
+
+  await t.step("a directory login with a local account's email does not take it over", async () => {
+    const toProvider = await followGateway(
+      `${gw.apiUrl}/api/oidc/web/login`,
+      (u) => u.origin === provider.issuer,
+    );
+    const callback = await signInAtProvider(toProvider.url, provider.issuer, admin.email);
+    const page = await followGateway(callback);
+    assert.equal(page.status, 401);
+    assert.match(page.text, /a local account with that email exists on this gateway/);
+    assert.equal(page.headers.getSetCookie().length, 0, "no session cookie");
   });
 
   await t.step("password logins still work for local accounts", async () => {
