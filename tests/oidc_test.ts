@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { AuthMethods, Connection, UserResponse } from "../proto/api_types.ts";
 import { followGateway, signInAtProvider, startProvider } from "./_oidc_provider.ts";
+import { POSTGRES_SKIP_REASON, psqlThrough, startPostgres } from "./_postgres.ts";
 import {
   freePort,
   type GatewayProcess,
@@ -19,8 +20,13 @@ import {
   waitFor,
 } from "./_harness.ts";
 
-async function ssoGateway(issuer: string, clientId: string, secret: string, args: string[] = []) {
-  const api = freePort();
+async function ssoGateway(
+  issuer: string,
+  clientId: string,
+  secret: string,
+  args: string[] = [],
+  api = freePort(),
+) {
   return await startGateway({
     ports: { grpc: freePort(), api, data: freePort() },
     args: [
@@ -267,6 +273,63 @@ Deno.test("--auth-methods oidc keeps only the break-glass admin's password; a pr
   });
   assert.notEqual(down.code, 0);
   assert.match(down.stderr, new RegExp(`Cannot reach the OpenID provider ${issuer}/`));
+});
+
+Deno.test({
+  name: "a single sign-on user's hoop token is their PostgreSQL listener password",
+  ignore: POSTGRES_SKIP_REASON !== undefined,
+  async fn() {
+    await using pg = await startPostgres();
+    const appUrl = await pg.createUser("app", "app-pw", "app");
+    const api = freePort();
+    const pgPort = freePort();
+    await using provider = await startProvider(`http://127.0.0.1:${api}/api/oidc/callback`);
+    await using gw = await ssoGateway(
+      provider.issuer,
+      provider.clientId,
+      provider.clientSecret,
+      ["--postgres-listen", `127.0.0.1:${pgPort}`],
+      api,
+    );
+    const admin = await signupAdmin(gw);
+    const orgKey = (await hoopOk(["admin", "create", "orgkeys"], { env: admin.env })).stdout.trim();
+    await using run = spawnHoop("run pgdemo", ["run", "--name", "pgdemo", "--postgres", appUrl], {
+      env: { HOOP_KEY: orgKey },
+    });
+    await run.log.waitFor(/connected to the gateway/);
+    await hoopOk(["admin", "update", "connection", "pgdemo", "--groups", "dba"], {
+      env: admin.env,
+    });
+    provider.groups.set("dee@example.com", ["dba"]);
+    provider.groups.set("eve@example.com", ["web"]);
+    const ssoToken = async (email: string) => {
+      const r = await cliLogin(gw, [], async (stderr) => {
+        const start = await waitForUrl(stderr, /visit:\n\s+(\S+)/);
+        await followGateway(await signInAtProvider(start, provider.issuer, email));
+      });
+      assert.equal(r.code, 0, r.text);
+      return await savedToken(r.home);
+    };
+    const psql = async (email: string, token: string) =>
+      await psqlThrough(pgPort, "select current_user", {
+        args: ["-At"],
+        user: email,
+        database: "pgdemo",
+        env: { PGPASSWORD: token },
+      });
+
+    const dee = await ssoToken("dee@example.com");
+    assert.deepEqual(await visibleConnections(gw, dee), ["pgdemo"]);
+    const ok = await psql("dee@example.com", dee);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.stdout.trim(), "app");
+
+    const eve = await ssoToken("eve@example.com");
+    assert.deepEqual(await visibleConnections(gw, eve), []);
+    const refused = await psql("eve@example.com", eve);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /pgdemo/);
+  },
 });
 
 /** Wait until the CLI printed a URL matching `re` (group 1). */
