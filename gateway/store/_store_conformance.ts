@@ -16,6 +16,7 @@ import {
   type Store,
   StoreConflictError,
   StoreNotFoundError,
+  type Token,
   type User,
 } from "./store.ts";
 
@@ -72,6 +73,9 @@ const STORE_METHODS = [
   "updateUserAccess",
   "createDirectoryUser",
   "getUserByIdentity",
+  "putSsoGrant",
+  "listSsoGrantsDue",
+  "pruneSsoGrants",
   "createToken",
   "getTokenByHash",
   "revokeToken",
@@ -520,6 +524,51 @@ export function storeConformance(
           await s.deleteUser("ann@example.com");
           assert.equal(await s.getTokenByHash(tok.tokenHash), undefined);
           assert.deepEqual(await s.getTokenByHash("01"), keep);
+        }),
+    );
+
+    await t.step(
+      "sso grants: sealed, due by last check while their token lives, pruned, gone with the user",
+      () =>
+        withStore(async (s) => {
+          const u = await s.createUser(newUser("ann@example.com"));
+          const token = (id: string, extra: Partial<Token> = {}) => ({
+            id,
+            userId: u.id,
+            tokenHash: id.padEnd(64, "0"),
+            createdAt: at(1),
+            expiresAt: at(1000),
+            revokedAt: null,
+            ...extra,
+          });
+          await s.createToken(token("a"));
+          await s.createToken(token("b"));
+          await s.createToken(token("c", { expiresAt: at(5) }));
+          await s.createToken(token("d", { revokedAt: at(2) }));
+          const grant = (tokenId: string, checked: number) => ({
+            tokenId,
+            userId: u.id,
+            refreshToken: `rt-${tokenId}`,
+            checkedAt: at(checked),
+          });
+          for (const [id, checked] of [["a", 20], ["b", 10], ["c", 1], ["d", 1]] as const) {
+            await s.putSsoGrant(grant(id, checked));
+          }
+          assert.deepEqual(await s.listSsoGrantsDue(at(20), at(10), 10), [
+            grant("b", 10),
+            grant("a", 20),
+          ]);
+          assert.deepEqual(await s.listSsoGrantsDue(at(20), at(10), 1), [grant("b", 10)]);
+          // A check moves the grant back in the queue and can rotate the refresh token.
+          await s.putSsoGrant({ ...grant("b", 30), refreshToken: "rt-b2" });
+          assert.deepEqual(await s.listSsoGrantsDue(at(20), at(10), 10), [grant("a", 20)]);
+          assert.equal(await s.pruneSsoGrants(at(10)), 2, "the expired and the revoked");
+          assert.deepEqual(
+            (await s.listSsoGrantsDue(at(40), at(10), 10)).map((g) => g.refreshToken),
+            ["rt-a", "rt-b2"],
+          );
+          await s.deleteUser("ann@example.com");
+          assert.deepEqual(await s.listSsoGrantsDue(at(40), at(0), 10), []);
         }),
     );
 

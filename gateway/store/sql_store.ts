@@ -33,6 +33,7 @@ import {
   type SessionEvent,
   type SessionFilter,
   type SessionProgress,
+  type SsoGrant,
   type Store,
   StoreConflictError,
   StoreNotFoundError,
@@ -315,6 +316,7 @@ export class SqlStore implements Store {
       [
         "DELETE FROM tokens WHERE user_id IN (SELECT id FROM users WHERE email_key = $1)",
         "DELETE FROM user_identities WHERE user_id IN (SELECT id FROM users WHERE email_key = $1)",
+        "DELETE FROM sso_grants WHERE user_id IN (SELECT id FROM users WHERE email_key = $1)",
       ],
       "DELETE FROM users WHERE email_key = $1 RETURNING *",
       [email.toLowerCase()],
@@ -344,6 +346,44 @@ export class SqlStore implements Store {
       [identity.issuer, identity.subject],
     );
     return r ? userFromRow(r) : undefined;
+  }
+
+  async putSsoGrant(g: SsoGrant): Promise<void> {
+    const sealed = await this.#box.seal(g.refreshToken);
+    await this.#db.run(
+      `INSERT INTO sso_grants (token_id, user_id, refresh_token_sealed, checked_at)
+       VALUES ($1, $2, $3, $4)
+       ON CONFLICT (token_id) DO UPDATE
+         SET refresh_token_sealed = excluded.refresh_token_sealed, checked_at = excluded.checked_at`,
+      [g.tokenId, g.userId, sealed, g.checkedAt],
+    );
+  }
+
+  async listSsoGrantsDue(checkedBefore: string, now: string, limit: number): Promise<SsoGrant[]> {
+    const rows = await this.#db.all(
+      `SELECT sso_grants.* FROM sso_grants JOIN tokens ON tokens.id = sso_grants.token_id
+       WHERE sso_grants.checked_at <= $1 AND tokens.revoked_at IS NULL AND tokens.expires_at > $2
+       ORDER BY sso_grants.checked_at LIMIT $3`,
+      [checkedBefore, now, limit],
+    );
+    const grants: SsoGrant[] = [];
+    for (const r of rows) {
+      grants.push({
+        tokenId: String(r.token_id),
+        userId: String(r.user_id),
+        refreshToken: await this.#box.open(String(r.refresh_token_sealed)),
+        checkedAt: String(r.checked_at),
+      });
+    }
+    return grants;
+  }
+
+  async pruneSsoGrants(now: string): Promise<number> {
+    return await this.#db.run(
+      `DELETE FROM sso_grants WHERE token_id NOT IN (
+         SELECT id FROM tokens WHERE revoked_at IS NULL AND expires_at > $1)`,
+      [now],
+    );
   }
 
   async updateUserAccess(id: string, access: { role: Role; groups: string[] }): Promise<User> {

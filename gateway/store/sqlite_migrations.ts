@@ -111,4 +111,18 @@ CREATE TABLE user_identities (
 );
 `,
   },
+  {
+    // Single sign-on: the provider's refresh token behind a hoop token (sealed), rechecked
+    // at the provider now and then.
+    version: 3,
+    sql: `
+CREATE TABLE sso_grants (
+  token_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  refresh_token_sealed TEXT NOT NULL,
+  checked_at TEXT NOT NULL
+);
+CREATE INDEX sso_grants_checked_at ON sso_grants (checked_at);
+`,
+  },
 ];

@@ -120,6 +120,17 @@ export interface DirectoryIdentityKey {
   subject: string;
 }
 
+/** A single sign-on's standing at the provider, kept to check it again later. */
+export interface SsoGrant {
+  /** The hoop token this login issued. */
+  tokenId: string;
+  userId: string;
+  /** The provider's refresh token (plain here; the store seals it). */
+  refreshToken: string;
+  /** When the provider last vouched for the login. */
+  checkedAt: string;
+}
+
 /** An API token; only its hash is stored. */
 export interface Token {
   id: string;
@@ -289,6 +300,15 @@ export interface Store {
   createDirectoryUser(user: User, identity: DirectoryIdentityKey): Promise<User>;
   /** The user created from this directory identity, if any. */
   getUserByIdentity(identity: DirectoryIdentityKey): Promise<User | undefined>;
+  /** Record the provider's refresh token behind a hoop token (sealed at rest). */
+  putSsoGrant(grant: SsoGrant): Promise<void>;
+  /**
+   * Grants last checked at or before `checkedBefore` whose hoop token is
+   * still live at `now`, oldest check first, at most `limit`.
+   */
+  listSsoGrantsDue(checkedBefore: string, now: string, limit: number): Promise<SsoGrant[]>;
+  /** Forget the grants of tokens revoked or expired by `now`; returns how many. */
+  pruneSsoGrants(now: string): Promise<number>;
   /** Set a user's role and groups (a directory login); throws StoreNotFoundError. */
   updateUserAccess(id: string, access: { role: Role; groups: string[] }): Promise<User>;
 
