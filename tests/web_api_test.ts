@@ -475,6 +475,17 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
     },
   );
 
+  await t.step("terminal: a text message is measured in UTF-8 bytes", async () => {
+    const term = openTerminal(gw, browser, "py", `cols=80&rows=24&csrf=${browser.csrf}`);
+    await term.waitOutput(/>>> $/);
+    // 25,000 UTF-16 units, 75,000 bytes on the wire.
+    term.socket.send("\u20ac".repeat(25_000));
+    await term.closed;
+    const last = term.messages.at(-1) as { type: string; message: string };
+    assert.equal(last.type, "error");
+    assert.match(last.message, /message of 75000 bytes, over the limit of 65536/);
+  });
+
   await t.step(
     "terminal: refused without the csrf parameter or from a foreign Origin",
     async () => {

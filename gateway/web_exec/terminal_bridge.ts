@@ -38,6 +38,12 @@ const DRAIN_POLL_MS = 10;
 const MAX_TERMINAL_CELLS = 10_000;
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** A text message's size on the wire (UTF-8 bytes, not UTF-16 units). */
+function utf8Length(text: string): number {
+  return encoder.encode(text).length;
+}
 
 /** A plausible terminal dimension, or `undefined`. */
 export function terminalDimension(v: unknown): number | undefined {
@@ -111,7 +117,7 @@ export async function bridgeTerminal(socket: WebSocket, session: OwnSession): Pr
   socket.addEventListener("message", (ev: MessageEvent) => {
     if (ended) return;
     const data = ev.data;
-    const size = typeof data === "string" ? data.length : (data as ArrayBuffer).byteLength;
+    const size = typeof data === "string" ? utf8Length(data) : (data as ArrayBuffer).byteLength;
     if (size > MAX_TERMINAL_MESSAGE_BYTES) {
       end(
         `the browser sent a message of ${size} bytes, over the limit of ${MAX_TERMINAL_MESSAGE_BYTES}`,
