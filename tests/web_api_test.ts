@@ -587,6 +587,7 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
         ["status=closed", "status"],
         ["since=yesterday", "since"],
         ["until=2026-13-45", "until"],
+        ["since=1", "since"],
       ]
     ) {
       const res = await browser.fetch(`/api/sessions?${query}`);

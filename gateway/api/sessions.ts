@@ -33,10 +33,16 @@ function oneOf<T extends string>(
   return value as T;
 }
 
+/**
+ * ISO 8601 dates and times, with an optional zone: what the filter accepts,
+ * since `Date.parse` alone also takes loose forms ("1" is the year 2001).
+ */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+
 /** A query time, normalized to the ISO form the store writes (so text order is time order). */
 function isoTime(value: string | undefined, field: string): string | undefined {
   if (!value) return undefined;
-  const ms = Date.parse(value);
+  const ms = ISO_TIME.test(value) ? Date.parse(value) : NaN;
   if (Number.isNaN(ms)) {
     throw invalidArgument(`Invalid ${field} "${value}": use an ISO time`, {
       hint: "for example 2026-01-31T09:00:00Z",
