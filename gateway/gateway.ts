@@ -25,6 +25,7 @@ import { WarmParking } from "./warm_parking.ts";
 import { Handoffs } from "./oidc/handoffs.ts";
 import { PendingLogins } from "./oidc/pending_logins.ts";
 import { OidcProvider } from "./oidc/provider.ts";
+import { startRecheck } from "./oidc/recheck.ts";
 import type { AuthMethod, OidcSettings } from "./oidc/settings.ts";
 import { startPostgresListener } from "./postgres/mod.ts";
 import { MemoryPresence } from "./presence.ts";
@@ -222,6 +223,7 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     // HTTP API. The single sign-on callback's base is known once the API listens.
     const oidcSettings: OidcSettings | undefined = opts.oidc &&
       { ...opts.oidc, publicUrl: opts.oidc.publicUrl ?? "" };
+    const ssoProvider = oidcSettings && new OidcProvider(oidcSettings);
     // Aborted first thing at shutdown: long-lived answers (event streams) end on it.
     const stopping = new AbortController();
     const handler = apiHandler({
@@ -238,8 +240,8 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
       throttle,
       audit,
       parking,
-      sso: oidcSettings && {
-        provider: new OidcProvider(oidcSettings),
+      sso: ssoProvider && {
+        provider: ssoProvider,
         pending: new PendingLogins(),
         handoffs: new Handoffs(),
       },
@@ -262,11 +264,13 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
     const apiAddr = http.addr;
     const apiUrl = `${tls ? "https" : "http"}://${formatHostPort(dialableAddr(apiAddr))}`;
     if (oidcSettings && !oidcSettings.publicUrl) oidcSettings.publicUrl = apiUrl;
-    if (oidcSettings) {
+    if (oidcSettings && ssoProvider) {
       log.info("single sign-on on", {
         issuer: oidcSettings.issuer.href,
         redirect_uri: `${oidcSettings.publicUrl}/api/oidc/callback`,
       });
+      const recheck = startRecheck(store, ssoProvider, log, oidcSettings.recheckIntervalMs);
+      cleanups.unshift(() => recheck.close());
     }
 
     log.info("gateway store ready", {

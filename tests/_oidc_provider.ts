@@ -18,6 +18,8 @@ export interface TestProvider extends AsyncDisposable {
   clientSecret: string;
   /** Groups of each account (by email); change them between logins. */
   groups: Map<string, string[]>;
+  /** Accounts the directory disabled: their logins and refreshes are refused. */
+  disabled: Set<string>;
   close(): Promise<void>;
 }
 
@@ -28,18 +30,26 @@ export async function startProvider(redirectUri: string): Promise<TestProvider> 
   const clientId = "hoop-gateway";
   const clientSecret = crypto.randomUUID();
   const groups = new Map<string, string[]>();
+  const disabled = new Set<string>();
   const provider = new Provider(issuer, {
     clients: [{
       client_id: clientId,
       client_secret: clientSecret,
       redirect_uris: [redirectUri],
-      grant_types: ["authorization_code"],
+      grant_types: ["authorization_code", "refresh_token"],
       response_types: ["code"],
     }],
     claims: { openid: ["sub"], email: ["email", "email_verified"], groups: ["groups"] },
     // Scope claims in the ID token itself (hoop reads them there, not from userinfo).
     conformIdTokenClaims: false,
+    // Refresh tokens for every login of a client allowed them, as many directories do
+    // (the library's default wants offline_access with a consent prompt).
+    issueRefreshToken(_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) {
+      return client.grantTypeAllowed("refresh_token");
+    },
     findAccount(_ctx: unknown, id: string) {
+      // No account: the provider refuses the login or the refresh (invalid_grant).
+      if (disabled.has(id)) return undefined;
       return {
         accountId: id,
         claims() {
@@ -64,7 +74,15 @@ export async function startProvider(redirectUri: string): Promise<TestProvider> 
       server.closeAllConnections?.();
       server.close(() => resolve());
     });
-  return { issuer, clientId, clientSecret, groups, close, [Symbol.asyncDispose]: close };
+  return {
+    issuer,
+    clientId,
+    clientSecret,
+    groups,
+    disabled,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }
 
 /** Cookies of one origin, as a browser keeps them (names and values only). */

@@ -275,6 +275,55 @@ Deno.test("--auth-methods oidc keeps only the break-glass admin's password; a pr
   assert.match(down.stderr, new RegExp(`Cannot reach the OpenID provider ${issuer}/`));
 });
 
+Deno.test("a login the directory changes is rechecked at the provider: groups follow, a refusal revokes", async () => {
+  const api = freePort();
+  await using provider = await startProvider(`http://127.0.0.1:${api}/api/oidc/callback`);
+  await using gw = await ssoGateway(
+    provider.issuer,
+    provider.clientId,
+    provider.clientSecret,
+    ["--oidc-recheck-interval", "1s"],
+    api,
+  );
+  const admin = await signupAdmin(gw);
+  await hoopOk(["admin", "create", "agent", "db-agent"], { env: admin.env });
+  await hoopOk(
+    ["admin", "create", "connection", "dbshell", "--agent", "db-agent", "--command", "sh"],
+    { env: admin.env },
+  );
+  await hoopOk(["admin", "update", "connection", "dbshell", "--groups", "dba"], { env: admin.env });
+  provider.groups.set("frank@example.com", ["dba"]);
+  const r = await cliLogin(gw, [], async (stderr) => {
+    const start = await waitForUrl(stderr, /visit:\n\s+(\S+)/);
+    await followGateway(await signInAtProvider(start, provider.issuer, "frank@example.com"));
+  });
+  assert.equal(r.code, 0, r.text);
+  const token = await savedToken(r.home);
+  assert.deepEqual(await visibleConnections(gw, token), ["dbshell"]);
+
+  // No new login: the recheck's refreshed ID token carries the directory's new groups.
+  provider.groups.set("frank@example.com", []);
+  await waitFor(async () => (await visibleConnections(gw, token)).length === 0, {
+    timeoutMs: 30_000,
+    message: "frank's dba group to go at a recheck",
+  });
+
+  provider.disabled.add("frank@example.com");
+  const refused = await waitFor(async () => {
+    const res = await fetch(`${gw.apiUrl}/api/me`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const body = await res.json();
+    return res.status === 401 ? body.error : undefined;
+  }, { timeoutMs: 30_000, message: "frank's token to be revoked at a recheck" });
+  assert.match(refused.message, /The token was revoked/);
+  assert.match(refused.hint, /hoop login/);
+  await waitFor(() => /single sign-on refused at recheck: token revoked/.test(gw.log.text), {
+    timeoutMs: 10_000,
+    message: "the gateway's log line",
+  });
+});
+
 Deno.test({
   name: "a single sign-on user's hoop token is their PostgreSQL listener password",
   ignore: POSTGRES_SKIP_REASON !== undefined,

@@ -23,6 +23,7 @@ const SETTINGS = [
   ["oidc-client-secret-file", "HOOP_OIDC_CLIENT_SECRET_FILE"],
   ["oidc-groups-claim", "HOOP_OIDC_GROUPS_CLAIM"],
   ["oidc-admin-groups", "HOOP_OIDC_ADMIN_GROUPS"],
+  ["oidc-recheck-interval", "HOOP_OIDC_RECHECK_INTERVAL"],
   ["auth-methods", "HOOP_AUTH_METHODS"],
   ["break-glass-admin", "HOOP_BREAK_GLASS_ADMIN"],
 ] as const;
@@ -38,6 +39,7 @@ async function oidcOptions(
     clientSecret: string;
     groupsClaim: string;
     adminGroups: string[];
+    recheckIntervalMs?: number;
     publicUrl?: string;
   }
   | undefined
@@ -77,6 +79,7 @@ async function oidcOptions(
       `Invalid --public-url "${publicUrl}": use the scheme and host browsers reach the API on, like https://hoop.example.com`,
     );
   }
+  const recheck = v("oidc-recheck-interval", "HOOP_OIDC_RECHECK_INTERVAL");
   return {
     issuer,
     clientId,
@@ -84,6 +87,7 @@ async function oidcOptions(
     groupsClaim: v("oidc-groups-claim", "HOOP_OIDC_GROUPS_CLAIM") ?? "groups",
     adminGroups: (v("oidc-admin-groups", "HOOP_OIDC_ADMIN_GROUPS") ?? "").split(",")
       .map((g) => g.trim()).filter(Boolean),
+    recheckIntervalMs: recheck ? parseDuration(recheck, "--oidc-recheck-interval") : undefined,
     publicUrl,
   };
 }
@@ -180,6 +184,8 @@ Single sign-on (README "Single sign-on"):
                        itself in HOOP_OIDC_CLIENT_SECRET)
   --oidc-groups-claim NAME  ID token claim with the groups (HOOP_OIDC_GROUPS_CLAIM, default groups)
   --oidc-admin-groups A,B   members are hoop admins (HOOP_OIDC_ADMIN_GROUPS)
+  --oidc-recheck-interval D ask the provider again this often whether each login stands
+                       (HOOP_OIDC_RECHECK_INTERVAL, default 15m); a refusal revokes its token
   --auth-methods LIST  password, oidc or password,oidc (HOOP_AUTH_METHODS; default password,
                        plus oidc when configured)
   --break-glass-admin EMAIL  the one local account that keeps its password when

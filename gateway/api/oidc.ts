@@ -217,9 +217,21 @@ export function oidcRoutes(ctx: ApiContext): Hono<ApiEnv> {
       }`;
     } else {
       try {
-        const who = await s.provider.redeem(publicCallback(ctx, url), login);
+        const { identity: who, refreshToken } = await s.provider.redeem(
+          publicCallback(ctx, url),
+          login,
+        );
         const { user, created } = await upsertDirectoryUser(ctx.store, who, s.provider.settings);
         const issued = await issueToken(ctx.store, user.id, ctx.tokenTtlMs);
+        // Kept (sealed) so that the provider is asked again while the token lives.
+        if (refreshToken) {
+          await ctx.store.putSsoGrant({
+            tokenId: issued.id,
+            userId: user.id,
+            refreshToken,
+            checkedAt: new Date().toISOString(),
+          });
+        }
         ctx.log.info(
           created ? "user created by single sign-on" : "user signed in with single sign-on",
           {

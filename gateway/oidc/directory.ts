@@ -16,6 +16,22 @@ export function roleFor(groups: string[], settings: OidcSettings): Role {
 }
 
 /**
+ * Bring a directory user's role and groups to what the provider's claims
+ * say; `user` unchanged when they already match.
+ */
+export async function applyDirectoryAccess(
+  store: Store,
+  user: User,
+  groupsClaim: string[],
+  settings: OidcSettings,
+): Promise<User> {
+  const role = roleFor(groupsClaim, settings);
+  const groups = [...new Set(groupsClaim)].sort();
+  const same = user.role === role && user.groups.join("\n") === groups.join("\n");
+  return same ? user : await store.updateUserAccess(user.id, { role, groups });
+}
+
+/**
  * Create or update the user `who` names; returns them as they are now. A
  * user is found by the provider's (issuer, subject), never by email alone:
  * a local account whose email the directory also lists is not taken over.
@@ -30,11 +46,7 @@ export async function upsertDirectoryUser(
   const key = { issuer: who.issuer, subject: who.subject };
   const known = await store.getUserByIdentity(key);
   if (known) {
-    const same = known.role === role && known.groups.join("\n") === groups.join("\n");
-    return {
-      user: same ? known : await store.updateUserAccess(known.id, { role, groups }),
-      created: false,
-    };
+    return { user: await applyDirectoryAccess(store, known, who.groups, settings), created: false };
   }
   if (await store.getUserByEmail(who.email)) throw localAccountExists(who.email);
   try {

@@ -22,6 +22,18 @@ export const OIDC_CLOCK_TOLERANCE_S = 30;
 /** Scopes asked for: the ID token must carry the email and the groups claim. */
 const SCOPES = "openid email profile groups";
 
+/** What a redeemed login yields: who signed in, and a refresh token to recheck them later. */
+export interface RedeemedLogin {
+  identity: DirectoryIdentity;
+  /** Absent when the provider issues none: the login is then checked again only at the next one. */
+  refreshToken?: string;
+}
+
+/** The provider's answer to a refresh: still welcome (maybe with fresh claims), or refused. */
+export type RefreshOutcome =
+  | { status: "ok"; refreshToken: string; identity?: DirectoryIdentity }
+  | { status: "refused"; reason: string };
+
 /** The claims hoop uses from a verified ID token. */
 export interface DirectoryIdentity {
   issuer: string;
@@ -97,9 +109,12 @@ export class OidcProvider {
   /** The provider's authorization URL for a login with these checks. */
   async authorizationUrl(login: { state: string; nonce: string; verifier: string }): Promise<URL> {
     const config = await this.#discover();
+    // A refresh token lets the gateway ask again later whether the user may still sign
+    // in; offline_access only where the provider lists it (some refuse unknown scopes).
+    const offline = config.serverMetadata().scopes_supported?.includes("offline_access");
     return oidc.buildAuthorizationUrl(config, {
       redirect_uri: callbackUrl(this.#settings),
-      scope: SCOPES,
+      scope: offline ? `${SCOPES} offline_access` : SCOPES,
       state: login.state,
       nonce: login.nonce,
       code_challenge: await oidc.calculatePKCECodeChallenge(login.verifier),
@@ -114,9 +129,10 @@ export class OidcProvider {
   async redeem(
     callback: URL,
     login: { state: string; nonce: string; verifier: string },
-  ): Promise<DirectoryIdentity> {
+  ): Promise<RedeemedLogin> {
     const config = await this.#discover();
     let claims: oidc.IDToken | undefined;
+    let refreshToken: string | undefined;
     try {
       const tokens = await oidc.authorizationCodeGrant(config, callback, {
         pkceCodeVerifier: login.verifier,
@@ -125,6 +141,7 @@ export class OidcProvider {
         idTokenExpected: true,
       });
       claims = tokens.claims();
+      refreshToken = tokens.refresh_token;
     } catch (err) {
       throw unauthenticated(
         `Single sign-on failed: the provider's answer was refused: ${why(err)}`,
@@ -136,6 +153,44 @@ export class OidcProvider {
       );
     }
     if (!claims) throw unauthenticated("Single sign-on failed: the provider sent no ID token");
+    return { identity: this.#identity(claims), refreshToken };
+  }
+
+  /**
+   * Ask the provider whether a login still stands (a refresh token grant).
+   * `refused` when the provider says no (user disabled or removed, grant
+   * revoked); a provider that cannot be reached throws `unavailable`.
+   */
+  async refresh(refreshToken: string): Promise<RefreshOutcome> {
+    const config = await this.#discover();
+    try {
+      const tokens = await oidc.refreshTokenGrant(config, refreshToken);
+      const claims = tokens.claims();
+      let identity: DirectoryIdentity | undefined;
+      try {
+        identity = claims && this.#identity(claims);
+      } catch {
+        // A refreshed ID token without usable claims still vouches for the login;
+        // role and groups stay as the last login left them.
+      }
+      return {
+        status: "ok",
+        // Providers that rotate refresh tokens send a new one; the old one is then spent.
+        refreshToken: tokens.refresh_token ?? refreshToken,
+        identity,
+      };
+    } catch (err) {
+      if (err instanceof oidc.ResponseBodyError && err.status >= 400 && err.status < 500) {
+        return { status: "refused", reason: `${err.error}: ${err.error_description ?? ""}` };
+      }
+      throw unavailable(`Cannot recheck a single sign-on at ${this.#settings.issuer.href}`, {
+        cause: err,
+        hint: why(err),
+      });
+    }
+  }
+
+  #identity(claims: oidc.IDToken): DirectoryIdentity {
     const email = typeof claims.email === "string" ? claims.email.trim().toLowerCase() : "";
     if (!email) {
       throw unauthenticated("Single sign-on failed: the ID token has no email claim", {

@@ -18,6 +18,8 @@ export interface OidcSettings {
   groupsClaim: string;
   /** Members of any of these groups are hoop admins; everyone else is a user. */
   adminGroups: string[];
+  /** How often each login is rechecked at the provider (default `OIDC_RECHECK_INTERVAL_MS`). */
+  recheckIntervalMs?: number;
   /** Where browsers reach this gateway's API (redirect URI base), no trailing slash. */
   publicUrl: string;
 }
