@@ -9,6 +9,7 @@
 import { Hono } from "hono";
 import type * as wire from "../../proto/api_types.ts";
 import { failedPrecondition, invalidArgument, resourceExhausted } from "../../proto/errors.ts";
+import { HTTP_IDLE_TIMEOUT_MS } from "../http_front.ts";
 import { openOwnSession, runCommand, runSql } from "../web_exec/mod.ts";
 import { requireUser } from "./_auth.ts";
 import { MAX_BODY_BYTES, readJsonBody } from "./_body.ts";
@@ -21,8 +22,12 @@ export const MAX_RUN_INPUT_BYTES = MAX_BODY_BYTES;
 /** Output a run keeps (stdout and stderr together, or pgwire result bytes); past it the session is cut. */
 export const MAX_RUN_OUTPUT_BYTES = 16 * 1024 * 1024;
 
-/** A run still going after this is cut, and the answer says so. */
-export const RUN_TIMEOUT_MS = 120_000;
+/**
+ * A run still going after this is cut, and the answer says so. Under the API
+ * port's idle timeout (a run sends no byte while it works), so the answer
+ * still has a connection to go out on.
+ */
+export const RUN_TIMEOUT_MS = HTTP_IDLE_TIMEOUT_MS - 10_000;
 
 /** `/connections/:name/run`. */
 export function runRoutes(ctx: ApiContext): Hono<ApiEnv> {
