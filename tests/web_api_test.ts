@@ -22,6 +22,7 @@ import {
 } from "./_harness.ts";
 import { POSTGRES_SKIP_REASON, startPostgres } from "./_postgres.ts";
 import { makeTestCerts } from "./_tls.ts";
+import { MAX_RUN_OUTPUT_BYTES } from "../gateway/api/run.ts";
 
 if (POSTGRES_SKIP_REASON) console.warn(`web_api_test: SQL steps skipped: ${POSTGRES_SKIP_REASON}`);
 
@@ -394,6 +395,22 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
     assert.equal(r.error.hint, 'use "hoop connect web"');
     const [status2] = await postJson(browser, "/api/connections/sh/run", {});
     assert.equal(status2, 400);
+  });
+
+  await t.step("run: output past MAX_RUN_OUTPUT_BYTES is cut and says so", async () => {
+    const [status, r] = await postJson<RunCommandResponse>(browser, "/api/connections/sh/run", {
+      input: "head -c 20000000 /dev/zero | tr '\\0' x",
+    });
+    assert.equal(status, 200);
+    assert.equal(r.truncated, true);
+    assert.equal(r.exit_code, null);
+    assert.equal(r.stdout.length, MAX_RUN_OUTPUT_BYTES);
+    assert.match(r.error ?? "", /output passed 16777216 bytes: the session was cut/);
+    const recorded = await waitFor(async () => {
+      const { session } = await (await browser.fetch(`/api/sessions/${r.session_id}`)).json();
+      return session.status === "open" ? undefined : session;
+    }, { timeoutMs: 20_000, message: "the cut run's session to close" });
+    assert.match(recorded.error, /output passed 16777216 bytes/);
   });
 
   let consoleSession = "";
