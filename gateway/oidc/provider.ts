@@ -1,7 +1,9 @@
 /**
  * The OpenID provider as this gateway's client sees it, through
  * `npm:openid-client` (certified; it checks the ID token's signature against
- * the provider's JWKS, refetched when a token names an unknown key, and its
+ * the provider's JWKS, refetched when a token names an unknown key and the
+ * cached copy is at least 60 s old (the library's cooldown; at most 5 min in
+ * any case, so a rotated key is picked up within a minute), and its
  * issuer, audience/azp, expiry and not-before with
  * {@linkcode OIDC_CLOCK_TOLERANCE_S} of skew, nonce, and algorithm: only the
  * client's registered one, RS256 unless configured, never `none`).
