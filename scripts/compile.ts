@@ -29,6 +29,11 @@ export const TARGETS = [
 /** The permissions the binary runs with: the same set as `deno task hoop`. */
 export { PERMISSIONS };
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+/**
+ * Read by proto/version.ts in the binary. Removed after the build, or a
+ * checkout's `hoop version` would keep showing the commit of its last build.
+ */
+const COMMIT_FILE = join(ROOT, "proto/build_commit.txt");
 
 function hostTarget(): string {
   const arch = Deno.build.arch;
@@ -57,9 +62,8 @@ async function embeddedFiles(): Promise<string[]> {
     stderr: "null",
   }).output().catch(() => undefined);
   const commit = git?.success ? new TextDecoder().decode(git.stdout).trim() : "unknown";
-  const commitFile = join(ROOT, "proto/build_commit.txt");
-  await Deno.writeTextFile(commitFile, commit + "\n");
-  const include = ["--include", commitFile];
+  await Deno.writeTextFile(COMMIT_FILE, commit + "\n");
+  const include = ["--include", COMMIT_FILE];
   const webBuild = new URL("./build_web.ts", import.meta.url);
   if (await exists(fileURLToPath(webBuild))) {
     const { buildWeb } = await import(webBuild.href);
@@ -78,6 +82,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/** deno compile failed while fetching the base binary (offline, DNS, proxy, TLS). */
+export function isRuntimeDownloadFailure(stderr: string): boolean {
+  return /base binary|denort|dl\.deno\.land/i.test(stderr) &&
+    /error sending request|dns|connect|download|proxy|tunnel|certificate|timed out/i.test(stderr);
+}
+
 async function sha256File(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -85,6 +95,14 @@ async function sha256File(path: string): Promise<string> {
 
 /** Build with `args` (`--target T`..., `--out DIR`); returns the exit code. */
 export async function main(args: string[] = Deno.args): Promise<number> {
+  try {
+    return await build(args);
+  } finally {
+    await Deno.remove(COMMIT_FILE).catch(() => {});
+  }
+}
+
+async function build(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: { target: { type: "string", multiple: true }, out: { type: "string" } },
@@ -129,14 +147,16 @@ export async function main(args: string[] = Deno.args): Promise<number> {
       join(ROOT, "cli/main.ts"),
     ]);
     if (!r.ok) {
-      const offline = /download|dl\.deno\.land|dns|connect|network|fetch/i.test(r.stderr);
+      if (!denort && isRuntimeDownloadFailure(r.stderr)) {
+        // One line: the cause is always the same and deno's chain of errors says nothing more.
+        console.error(
+          `compile: cannot build ${target}: deno compile could not download its runtime (denort); ` +
+            `set DENORT_BIN=/path/to/denort (Deno ${Deno.version.deno}, built for ${target})`,
+        );
+        return 1;
+      }
       console.error(r.stderr.replace(/\n\s*Stack backtrace:[\s\S]*$/, "").trim());
-      console.error(
-        offline
-          ? `compile: cannot build ${target}: "deno compile" needs the denort runtime for it and could not download it.\n` +
-            `Hint: offline, set DENORT_BIN=/path/to/denort (Deno 2.9.6, built for ${target}).`
-          : `compile: cannot build ${target}: deno compile failed (see above)`,
-      );
+      console.error(`compile: cannot build ${target}: deno compile failed (see above)`);
       return 1;
     }
     const archive = `hoop-${target}.tar.gz`;
