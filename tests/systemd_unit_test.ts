@@ -4,13 +4,15 @@
  * running binary, and the agent works under what the unit imposes as far as
  * it can be reproduced without systemd running: an unprivileged user
  * (`DynamicUser=yes`), no new privileges, and no writable home
- * (`ProtectHome=yes`), through `setpriv`.
+ * (`ProtectHome=yes`), through `setpriv`: it goes ONLINE, reports the
+ * version `hoop version` prints, and serves a command.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { agentUnit } from "../cli/systemd_unit.ts";
 import { PERMISSIONS } from "../cli/permissions.ts";
-import { hoop, hoopOk, LogBuffer, MAIN, signupAdmin, startGateway } from "./_harness.ts";
+import { VERSION } from "../proto/version.ts";
+import { hoop, hoopOk, LogBuffer, MAIN, signupAdmin, startGateway, waitFor } from "./_harness.ts";
 
 const UNIT = fileURLToPath(new URL("../scripts/hoop-agent.service", import.meta.url));
 const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
@@ -104,6 +106,14 @@ Deno.test("the agent serves as an unprivileged user with no new privileges and n
   void child.stdout.cancel();
   try {
     await log.waitFor(/connected to the gateway/);
+    const agent = await waitFor(async () => {
+      const all = JSON.parse(
+        (await hoopOk(["admin", "get", "agents", "-o", "json"], { env: admin.env })).stdout,
+      ) as { name: string; status: string; version: string }[];
+      const a = all.find((x) => x.name === "unit-agent");
+      return a?.status === "ONLINE" ? a : undefined;
+    }, { message: "unit-agent ONLINE" });
+    assert.equal(agent!.version, VERSION, "the agent reports hoop version's version");
     const exec = await hoop(["exec", "unit-echo"], { env: admin.env });
     assert.equal(exec.code, 0, exec.stderr);
     const nobody = new TextDecoder().decode(
