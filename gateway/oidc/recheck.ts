@@ -4,13 +4,13 @@
  * sign-on's grant at the provider. A refusal (user disabled or removed,
  * grant revoked) revokes the hoop token that login issued; a refreshed ID
  * token brings role and groups up to date. A provider that cannot be
- * reached revokes nothing (an outage must not log everybody out); the grant
- * is tried again at the next sweep.
+ * reached revokes nothing (an outage must not log everybody out) and ends
+ * the sweep; its grants are tried again at the next one.
  *
  * @module
  */
 import type { Logger } from "../../proto/log.ts";
-import type { Store } from "../store/store.ts";
+import { type Store, StoreNotFoundError } from "../store/store.ts";
 import { applyDirectoryAccess } from "./directory.ts";
 import type { OidcProvider } from "./provider.ts";
 
@@ -51,15 +51,19 @@ export async function recheckDue(
       try {
         outcome = await provider.refresh(grant.refreshToken);
       } catch (err) {
+        // The provider is down: the rest would fail the same way (each after a timeout).
         counts.unreachable++;
         log.warn("single sign-on recheck failed; access kept, retried at the next sweep", {
           error: err instanceof Error ? err.message : String(err),
         });
-        continue;
+        break;
       }
       const checkedAt = new Date().toISOString();
       if (outcome.status === "refused") {
-        await store.revokeToken(grant.tokenId, checkedAt);
+        // Gone already (its user deleted meanwhile) is as good as revoked.
+        await store.revokeToken(grant.tokenId, checkedAt).catch((err) => {
+          if (!(err instanceof StoreNotFoundError)) throw err;
+        });
         counts.revoked++;
         log.info("single sign-on refused at recheck: token revoked", {
           user_id: grant.userId,
