@@ -11,7 +11,7 @@ import * as jose from "jose";
 import { followGateway } from "./_oidc_provider.ts";
 import { freePort, startGateway } from "./_harness.ts";
 
-type Defect = "none" | "audience" | "expired" | "unknown-key" | "alg-none";
+type Defect = "none" | "audience" | "expired" | "unknown-key" | "alg-none" | "token-503";
 
 async function startForger(clientId: string) {
   const port = freePort();
@@ -76,6 +76,9 @@ async function startForger(clientId: string) {
       }
       case "/token":
         await req.body?.cancel();
+        if (state.defect === "token-503") {
+          return new Response("upstream unavailable", { status: 503 });
+        }
         return Response.json({
           access_token: "at",
           token_type: "Bearer",
@@ -125,6 +128,14 @@ Deno.test("ID tokens forged by the test are refused, each with its reason", asyn
         assert.equal(page.headers.getSetCookie().length, 0, "no session cookie");
       });
     }
+    await t.step("a provider failing at its token endpoint is named as down", async () => {
+      forger.state.defect = "token-503";
+      const page = await followGateway(`${gw.apiUrl}/api/oidc/web/login`);
+      assert.equal(page.status, 401, page.text);
+      assert.match(page.text, /did not answer the login/);
+      assert.match(page.text, /check that the provider is up, then sign in again/);
+      assert.equal(page.headers.getSetCookie().length, 0, "no session cookie");
+    });
     await t.step(
       "the same stand-in with a sound token signs in (the refusals are the defects')",
       async () => {

@@ -68,6 +68,22 @@ function why(err: unknown): string {
   return `${what}${messages.join(": ")}${code ? ` (${code})` : ""}`;
 }
 
+/**
+ * True when the provider could not be reached or failed itself (network
+ * error, 5xx), as opposed to answering with a refusal or a bad token.
+ */
+function providerDown(err: unknown): boolean {
+  let e = err as { cause?: unknown; status?: unknown } | undefined;
+  for (let depth = 0; e && typeof e === "object" && depth < 5; depth++) {
+    if (e instanceof TypeError) return true; // fetch: connection refused, reset, DNS
+    if (e instanceof Response ? e.status >= 500 : typeof e.status === "number" && e.status >= 500) {
+      return true;
+    }
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -145,6 +161,14 @@ export class OidcProvider {
       claims = tokens.claims();
       refreshToken = tokens.refresh_token;
     } catch (err) {
+      if (providerDown(err)) {
+        throw unavailable(
+          `Single sign-on failed: the OpenID provider ${this.#settings.issuer.href} did not answer the login: ${
+            why(err)
+          }`,
+          { cause: err, hint: "check that the provider is up, then sign in again" },
+        );
+      }
       throw unauthenticated(
         `Single sign-on failed: the provider's answer was refused: ${why(err)}`,
         {
@@ -182,7 +206,7 @@ export class OidcProvider {
         identity,
       };
     } catch (err) {
-      if (err instanceof oidc.ResponseBodyError && err.status >= 400 && err.status < 500) {
+      if (!providerDown(err) && err instanceof oidc.ResponseBodyError) {
         return { status: "refused", reason: `${err.error}: ${err.error_description ?? ""}` };
       }
       throw unavailable(`Cannot recheck a single sign-on at ${this.#settings.issuer.href}`, {
