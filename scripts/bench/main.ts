@@ -7,6 +7,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { withCpu } from "./cpu.ts";
 import { describeMachine } from "./machine.ts";
 import { execTimes, runCopy, sessionSetup } from "./measure.ts";
 import { type BenchOptions, parseBenchArgs, USAGE } from "./options.ts";
@@ -60,7 +61,12 @@ async function measurePaths(opts: BenchOptions, results: BenchResults): Promise<
     for (const c of opts.clients) {
       for (const id of ids) {
         if (stopping) return;
-        const run = await runPgbench(setup.targets.get(id)!, { clients: c, seconds: opts.seconds });
+        const target = setup.targets.get(id)!;
+        const { result: run, cpu } = await withCpu(
+          target.procs ?? [],
+          () => runPgbench(target, { clients: c, seconds: opts.seconds }),
+        );
+        run.cpu = cpu;
         results.paths[id]!.pgbench[c].push(run);
         progress(
           `${tag} pgbench -c ${c} ${PATH_LABELS[id]}: ` +
@@ -71,7 +77,12 @@ async function measurePaths(opts: BenchOptions, results: BenchResults): Promise<
     }
     for (const id of ids) {
       if (stopping) return;
-      const run = await runCopy(setup.targets.get(id)!, opts.copyMb);
+      const target = setup.targets.get(id)!;
+      const { result: run, cpu } = await withCpu(
+        target.procs ?? [],
+        () => runCopy(target, opts.copyMb),
+      );
+      run.cpu = cpu;
       results.paths[id]!.copy.push(run);
       progress(
         `${tag} COPY ${opts.copyMb} MB ${PATH_LABELS[id]}: ` +

@@ -22,6 +22,10 @@ export interface CopyRun {
   seconds?: number;
   mbPerSecond?: number;
   problem?: string;
+  /** CPU seconds each process of the path spent during the transfer. */
+  cpu?: Record<string, number>;
+  /** Bytes the transfer carried. */
+  bytes?: number;
 }
 
 /**
@@ -47,7 +51,7 @@ export async function runCopy(target: PgTarget, mb: number): Promise<CopyRun> {
     };
   }
   const seconds = r.ms / 1000;
-  return { seconds, mbPerSecond: bytes / 1e6 / seconds };
+  return { seconds, mbPerSecond: bytes / 1e6 / seconds, bytes };
 }
 
 /** Median session set-up over `runs` tries, or why it failed. */

@@ -40,6 +40,8 @@ export interface PgbenchRun {
   summary?: PgbenchSummary;
   /** Set when the run failed or has failed transactions; the report flags it. */
   problem?: string;
+  /** CPU seconds each process of the path spent during the run (scripts/bench/cpu.ts). */
+  cpu?: Record<string, number>;
 }
 
 /** `pgbench -S -n -c C -j min(C,2) -T SECONDS` against `target`. */

@@ -42,7 +42,7 @@ function results(): BenchResults {
     paths: {
       direct: path(35_000, 800),
       ssh: path(10_000, 400),
-      connect: path(7_000, 500),
+      connect: path(8_500, 500),
       listener: path(9_000, 300, {
         pgbench: { 1: [pg(1)], 4: [pg(9_000)], 16: [pg(5, "3 failed transactions")] },
       }),
@@ -55,10 +55,10 @@ function results(): BenchResults {
 Deno.test("buildTables() gives every path its ratio to direct and to ssh -L", () => {
   const c4 = buildTables(results()).find((t) => t.title.startsWith("pgbench -S -n -c 4"))!;
   const row = c4.rows.find((r) => r[0] === "hoop connect")!;
-  assert.equal(row[1], "7,000");
-  assert.equal(row[4], "0.20x");
-  assert.equal(row[5], "0.70x");
-  assert.equal(row[6], ">= 0.6x ssh -L");
+  assert.equal(row[1], "8,500");
+  assert.equal(row[4], "0.24x");
+  assert.equal(row[5], "0.85x");
+  assert.equal(row[6], ">= 0.8x ssh -L");
 });
 
 Deno.test("buildTables() flags failed transactions and leaves them out of the median", () => {
@@ -71,7 +71,7 @@ Deno.test("buildTables() flags failed transactions and leaves them out of the me
 Deno.test("the Targets table says met, MISSED or not measured", () => {
   const targets = buildTables(results()).find((t) => t.title === "Targets")!;
   const verdicts = Object.fromEntries(targets.rows.map((r) => [r[0], r[2]]));
-  assert.equal(verdicts["hoop connect pgbench -S -c 4 >= 0.6x ssh -L"], "met");
+  assert.equal(verdicts["hoop connect pgbench -S -c 4 >= 0.8x ssh -L"], "met");
   assert.equal(verdicts["hoop connect COPY >= 1.0x ssh -L"], "met");
   assert.equal(verdicts["gateway listener pgbench -S -c 4 >= 1.0x ssh -L"], "MISSED");
   assert.equal(verdicts["1000 agents ONLINE within 10 s"], "not measured");
@@ -82,6 +82,21 @@ Deno.test("renderMarkdown() holds the machine, the command and the same tables a
   const md = renderMarkdown(r);
   assert.match(md, /\| CPU \| 2 x Test CPU \|/);
   assert.match(md, /deno task bench --rounds 1/);
-  assert.match(md, /\| hoop connect \| 7,000 \|/);
-  assert.match(renderText(r), /hoop connect\s+7,000/);
+  assert.match(md, /\| hoop connect \| 8,500 \|/);
+  assert.match(renderText(r), /hoop connect\s+8,500/);
+});
+
+Deno.test("the CPU table gives each process per 10,000 transactions and per GB, and the gateway against sshd", () => {
+  const r = results();
+  const ssh = r.paths.ssh!;
+  ssh.pgbench[4] = [{ ...pg(10_000), cpu: { ssh: 0.5, sshd: 1.0 } }];
+  ssh.copy = [{ seconds: 1, mbPerSecond: 500, bytes: 500e6, cpu: { ssh: 0.2, sshd: 0.3 } }];
+  const listener = r.paths.listener!;
+  listener.pgbench[4] = [{ ...pg(20_000), cpu: { gateway: 1.0, agent: 3.0 } }];
+  const cpu = buildTables(r).find((t) => t.title.startsWith("CPU per process"))!;
+  const row = (path: string, proc: string) => cpu.rows.find((x) => x[0] === path && x[1] === proc)!;
+  assert.deepEqual(row("ssh -L", "sshd").slice(2, 4), ["1.000", "0.60"]);
+  // 1.0 s over 20,000 transactions: 0.5 s per 10,000, below sshd's 1.0.
+  assert.deepEqual(row("gateway listener", "gateway").slice(2), ["0.500", "-", "met (<= sshd)"]);
+  assert.equal(row("gateway listener", "agent")[2], "1.500");
 });

@@ -56,6 +56,9 @@ export async function probe(target: PgTarget): Promise<boolean> {
 
 /** One hoop gateway with its admin, embedded agents and tunnels. */
 interface HoopSide {
+  gatewayPid: number;
+  agentPid: number;
+  connectPid?: number;
   connectPort?: number;
   listenerPort?: number;
   admin: Identity;
@@ -117,11 +120,17 @@ async function startHoopSide(
     await cmd.log.waitFor(/connected to the gateway/, 30_000);
   }
 
-  const side: HoopSide = { admin, token: String(config.token ?? "") };
+  const side: HoopSide = {
+    admin,
+    token: String(config.token ?? ""),
+    gatewayPid: gw.pid,
+    agentPid: agent.pid,
+  };
   if (opts.connect) {
     const tunnel = await startConnect(PG_CONNECTION, { env: admin.env });
     defer(`${name} hoop connect`, () => tunnel.stop());
     side.connectPort = tunnel.port;
+    side.connectPid = tunnel.pid;
   }
   if (opts.listener) {
     const m = await gw.log.waitFor(/listening for PostgreSQL clients on 127\.0\.0\.1:(\d+)/);
@@ -174,7 +183,12 @@ export async function setUp(paths: readonly PathId[], exec: boolean): Promise<Be
   if (has("ssh")) {
     console.error("bench: starting sshd and ssh -L");
     setup.ssh = await startSshTunnel(pg.port, (port) => probe({ ...direct, id: "ssh", port }));
-    targets.set("ssh", { ...direct, id: "ssh", port: setup.ssh.port });
+    targets.set("ssh", {
+      ...direct,
+      id: "ssh",
+      port: setup.ssh.port,
+      procs: [{ role: "ssh", pid: setup.ssh.pids.ssh }, { role: "sshd", pid: setup.ssh.pids.sshd }],
+    });
   }
 
   const sides: [boolean, PathId, PathId][] = [[false, "connect", "listener"], [
@@ -201,6 +215,11 @@ export async function setUp(paths: readonly PathId[], exec: boolean): Promise<Be
         user: "bench",
         password: "anything",
         database: "bench",
+        procs: [
+          { role: "CLI", pid: side.connectPid! },
+          { role: "gateway", pid: side.gatewayPid },
+          { role: "agent", pid: side.agentPid },
+        ],
       });
     }
     if (side.listenerPort) {
@@ -211,6 +230,7 @@ export async function setUp(paths: readonly PathId[], exec: boolean): Promise<Be
         password: side.token,
         database: PG_CONNECTION,
         tls,
+        procs: [{ role: "gateway", pid: side.gatewayPid }, { role: "agent", pid: side.agentPid }],
       });
     }
     if (wantExec) setup.exec = { name: CMD_CONNECTION, env: side.admin.env };

@@ -19,6 +19,8 @@ export interface SshTunnel {
   version: string;
   /** The cipher negotiated server to client (from `ssh -v`), or "unknown". */
   cipher: string;
+  /** The ssh client and the sshd daemon (its per-connection children count with it). */
+  pids: { ssh: number; sshd: number };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -146,7 +148,7 @@ export async function startSshTunnel(
   const cipher = login.stderr.match(/kex: server->client cipher: (\S+)/)?.[1] ?? "unknown";
 
   const port = freePort();
-  spawnService("ssh -L", "ssh", [
+  const ssh = spawnService("ssh -L", "ssh", [
     ...clientOptions(dir, sshPort),
     "-N",
     "-o",
@@ -159,5 +161,5 @@ export async function startSshTunnel(
     timeoutMs: 20_000,
     message: `no PostgreSQL answer through ssh -L on port ${port}; sshd log:\n${sshd.log()}`,
   });
-  return { port, version, cipher };
+  return { port, version, cipher, pids: { ssh: ssh.pid, sshd: sshd.pid } };
 }

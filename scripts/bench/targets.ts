@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { PathProcess } from "./cpu.ts";
 
 /** Ids of the paths, in report order; `--paths` takes these. */
 export const PATH_IDS = [
@@ -43,6 +44,8 @@ export interface PgTarget {
    * listener refuses passwords over plain TCP.
    */
   tls?: boolean;
+  /** The processes relaying this path, whose CPU the report shows (none for direct). */
+  procs?: PathProcess[];
 }
 
 /** libpq environment for `target`: password, TLS only where the path has it, a connect timeout. */
