@@ -163,15 +163,27 @@ Deno.test("single sign-on with a real OpenID provider", async (t) => {
     async () => {
       const r = await cliLogin(gw, ["--no-browser"], async (stderr) => {
         const verify = await waitForUrl(stderr, /open this URL in any browser:\n\s+(\S+)/);
-        assert.match(stderr(), /code [A-Z2-9]{4}-[A-Z2-9]{4}/);
-        const toProvider = await followGateway(verify, (u) => u.origin === provider.issuer);
-        const callback = await signInAtProvider(
-          toProvider.url,
-          provider.issuer,
-          "carol@example.com",
+        const code = /code ([A-Z2-9]{4}-[A-Z2-9]{4})/.exec(stderr())?.[1];
+        assert.ok(code, stderr());
+        // The link alone signs nobody in: the page shows the code and asks first.
+        const ask = await fetch(verify, { redirect: "manual" });
+        assert.equal(ask.status, 200);
+        const askText = await ask.text();
+        assert.match(askText, new RegExp(`waits for code ${code}`));
+        assert.match(askText, /Continue only if you started it yourself/);
+        const confirm = (origin: string) =>
+          fetch(`${gw.apiUrl}/api/oidc/device`, {
+            method: "POST",
+            redirect: "manual",
+            headers: { origin, "content-type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams({ user_code: code }).toString(),
+          });
+        const crossSite = await confirm("https://attacker.example");
+        assert.equal(crossSite.status, 403);
+        assert.match(
+          await crossSite.text(),
+          /did not come from this gateway's own page/,
         );
-        const page = await followGateway(callback);
-        assert.match(page.text, /Signed in as carol@example\.com/);
       });
       assert.equal(r.code, 0, r.text);
       const token = await savedToken(r.home);

@@ -90,15 +90,49 @@ function loopbackRedirect(text: string): URL {
   return url;
 }
 
+function esc(s: string): string {
+  return s.replace(
+    /[&<>"]/g,
+    (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!,
+  );
+}
+
 /** A short page for the browser (the callback's answers are read by a person). */
-function page(c: Context, status: 200 | 400 | 401, title: string, text: string): Response {
-  const esc = (s: string) =>
-    s.replace(/[&<>"]/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[ch]!);
-  c.header("Content-Security-Policy", "default-src 'none'");
+function page(
+  c: Context,
+  status: 200 | 400 | 401 | 403,
+  title: string,
+  text: string,
+  extra = "",
+): Response {
+  c.header("Content-Security-Policy", "default-src 'none'; form-action 'self'");
+  c.header("X-Frame-Options", "DENY");
   return c.html(
     `<!doctype html><meta charset="utf-8"><title>${esc(title)}</title>` +
-      `<h1>${esc(title)}</h1><p>${esc(text)}</p>`,
+      `<h1>${esc(title)}</h1><p>${esc(text)}</p>${extra}`,
     status,
+  );
+}
+
+function unknownDeviceCode(c: Context, code: string): Response {
+  return page(
+    c,
+    400,
+    "Unknown code",
+    `No login waits for code "${code}": run "hoop login --no-browser" again.`,
+  );
+}
+
+/** Ask the person at the browser whether they started this device login. */
+function confirmPage(c: Context, code: string): Response {
+  return page(
+    c,
+    200,
+    "Sign in to hoop from a terminal?",
+    `A "hoop login --no-browser" waits for code ${code}. Continue only if you started it yourself and your terminal shows this same code: whoever runs that command gets your access.`,
+    `<form method="post" action="/api/oidc/device"><input type="hidden" name="user_code" value="${
+      esc(code)
+    }"><button type="submit">Continue to sign in</button></form>`,
   );
 }
 
@@ -161,18 +195,32 @@ export function oidcRoutes(ctx: ApiContext): Hono<ApiEnv> {
     return c.json(answer, 201);
   });
 
+  // A device login hands its token to whoever started it, so the browser side asks
+  // first: a link sent by someone else must not sign the clicker in silently (an open
+  // session at the provider would otherwise need no click at all).
   app.get("/oidc/device", (c) => {
     const s = sso(ctx);
     const code = c.req.query("user_code") ?? "";
-    const loginId = s.handoffs.deviceOfUserCode(code);
-    if (!loginId) {
+    if (!s.handoffs.deviceOfUserCode(code)) return unknownDeviceCode(c, code);
+    return confirmPage(c, code.trim().toUpperCase());
+  });
+
+  app.post("/oidc/device", async (c) => {
+    const s = sso(ctx);
+    const origin = c.req.header("origin");
+    const own = [new URL(s.provider.settings.publicUrl).origin, new URL(c.req.url).origin];
+    if (!origin || !own.includes(origin)) {
       return page(
         c,
-        400,
-        "Unknown code",
-        `No login waits for code "${code}": run "hoop login --no-browser" again.`,
+        403,
+        "Sign-in refused",
+        "This confirmation did not come from this gateway's own page. Open the link your terminal printed and confirm there.",
       );
     }
+    const form = await c.req.parseBody();
+    const code = typeof form.user_code === "string" ? form.user_code : "";
+    const loginId = s.handoffs.deviceOfUserCode(code);
+    if (!loginId) return unknownDeviceCode(c, code);
     return toProvider(c, s, { kind: "device", loginId });
   });
 
