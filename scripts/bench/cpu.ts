@@ -43,17 +43,20 @@ async function processTree(pid: number): Promise<number[]> {
   return out;
 }
 
+/** CPU seconds (user + system) used so far by process `pid` alone; 0 when it is gone. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readProcFile(`/proc/${pid}/stat`).catch(() => "");
+  if (!stat) return 0;
+  // Fields after the command name: state is field 3, utime 14 and stime 15.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / await clockTicks();
+}
+
 /** CPU seconds (user + system) used so far by `pid` and its live descendants. */
 async function cpuSecondsOfTree(pid: number): Promise<number> {
-  let ticks = 0;
-  for (const p of await processTree(pid)) {
-    const stat = await readProcFile(`/proc/${p}/stat`).catch(() => "");
-    if (!stat) continue;
-    // Fields after the command name: state is field 3, utime 14 and stime 15.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks += Number(f[11]) + Number(f[12]);
-  }
-  return ticks / await clockTicks();
+  let total = 0;
+  for (const p of await processTree(pid)) total += await cpuSeconds(p);
+  return total;
 }
 
 /** CPU seconds per role, now. */

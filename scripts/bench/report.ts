@@ -356,6 +356,46 @@ export function buildTables(r: BenchResults): Table[] {
     });
   }
 
+  const busy = r.scale.filter((s) => s.active);
+  if (busy.length) {
+    tables.push({
+      title:
+        "Active sessions at scale: sessions open and busy at once on one gateway with N agents",
+      note: "Open = POST /api/sessions, the data port with the ticket, and the first echo back " +
+        "through an agent (ms). Busy window: every session makes 50 request/answer turns of 64 " +
+        "bytes at once; gateway CPU over that window, RSS at its end.",
+      headers: [
+        "agents",
+        "sessions",
+        "opened",
+        "open p50 ms",
+        "open p99 ms",
+        "gateway RSS MB",
+        "KB per session",
+        "gateway CPU s",
+        "window s",
+        "round trips",
+        "flags",
+      ],
+      rows: busy.map((s) => {
+        const a = s.active!;
+        return [
+          fmt(s.agents),
+          fmt(a.sessions),
+          fmt(a.opened),
+          fmt(a.openP50Ms, 1),
+          fmt(a.openP99Ms, 1),
+          fmt(a.gatewayRssMb, 1),
+          fmt(a.gatewayKbPerSession, 1),
+          fmt(a.gatewayCpuSeconds, 2),
+          fmt(a.windowSeconds, 2),
+          fmt(a.roundTrips),
+          a.problem ? `FLAGGED ${a.problem}` : "",
+        ];
+      }),
+    });
+  }
+
   tables.push(targetTable(r));
   return tables;
 }

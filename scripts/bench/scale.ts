@@ -10,8 +10,20 @@ import { runAgent } from "../../agent/agent.ts";
 import { parseDsn } from "../../proto/dsn.ts";
 import { CHANNEL_OPTIONS } from "../../proto/grpc_service.ts";
 import { Logger } from "../../proto/log.ts";
-import { hoopOk, signupAdmin, spawnHoop, startGateway } from "../../tests/_harness.ts";
-import { defer, mustRunTool, readProcFile, sleepMs } from "./proc.ts";
+import {
+  hoopOk,
+  signupAdmin,
+  spawnHoop,
+  startEchoServer,
+  startGateway,
+} from "../../tests/_harness.ts";
+import {
+  ACTIVE_SESSIONS,
+  type ActiveSessionsResult,
+  measureActiveSessions,
+} from "./active_sessions.ts";
+import { cpuSeconds } from "./cpu.ts";
+import { defer, readProcFile, sleepMs } from "./proc.ts";
 
 /** How long the bench waits for all N agents to be ONLINE before reporting a shortfall. */
 const ONLINE_DEADLINE_MS = 120_000;
@@ -44,6 +56,8 @@ export interface ScaleResult {
   grpcConnections: number;
   /** Each agent had its own HTTP/2 connection (else grpc-js shares one among them). */
   connectionPerAgent: boolean;
+  /** At points with at least ACTIVE_SESSIONS agents: that many sessions open and busy at once. */
+  active?: ActiveSessionsResult;
   problem?: string;
 }
 
@@ -57,28 +71,6 @@ async function readStatusKb(pid: number, field: string): Promise<number> {
   const text = await readProcFile(`/proc/${pid}/status`);
   const m = text.match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
   return m ? Number(m[1]) : NaN;
-}
-
-let clockTicks: number | undefined;
-
-async function ticksPerSecond(): Promise<number> {
-  if (clockTicks === undefined) {
-    try {
-      clockTicks = Number((await mustRunTool("read CLK_TCK", "getconf", ["CLK_TCK"])).stdout) ||
-        100;
-    } catch {
-      clockTicks = 100;
-    }
-  }
-  return clockTicks;
-}
-
-/** utime + stime of a process, in clock ticks. */
-async function cpuTicks(pid: number): Promise<number> {
-  const stat = await readProcFile(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // After "pid (comm) ", field 3 (state) is index 0: utime is field 14, stime 15.
-  return Number(fields[11]) + Number(fields[12]);
 }
 
 /** Established TCP connections whose local port is `port` (IPv4, from /proc/net/tcp). */
@@ -152,12 +144,14 @@ export async function measureScale(
     if (hadLocalPool) CHANNEL_OPTIONS[localPool] = previousLocalPool;
     else delete CHANNEL_OPTIONS[localPool];
   };
-  const hz = await ticksPerSecond();
-  const gwTicksStart = await cpuTicks(gw.pid);
+  const echo = startEchoServer();
+  defer("scale echo server", () => echo.close());
+  const gwCpuStart = await cpuSeconds(gw.pid);
   const stop = new AbortController();
   const started = performance.now();
   const runs = Array.from({ length: n }, (_, i) => {
-    const target = { host: "127.0.0.1", port: "9" };
+    // Each agent's connection reaches an echo server, so sessions can carry bytes.
+    const target = { host: "127.0.0.1", port: String(echo.port) };
     return runAgent({
       dsn,
       embedded: { name: `scale-${i}`, type: "tcp", config: target, publicConfig: target },
@@ -193,15 +187,31 @@ export async function measureScale(
     await sleepMs(POLL_INTERVAL_MS);
   }
 
-  const gwTicks0 = await cpuTicks(gw.pid);
-  const gwOnlineCpu = (gwTicks0 - gwTicksStart) / hz;
-  const selfTicks0 = await cpuTicks(Deno.pid);
+  const gwCpu0 = await cpuSeconds(gw.pid);
+  const gwOnlineCpu = gwCpu0 - gwCpuStart;
+  const selfCpu0 = await cpuSeconds(Deno.pid);
   await sleepMs(opts.idleSeconds * 1000);
-  const gwIdleCpu = (await cpuTicks(gw.pid) - gwTicks0) / hz;
-  const selfIdleCpu = (await cpuTicks(Deno.pid) - selfTicks0) / hz;
+  const gwIdleCpu = await cpuSeconds(gw.pid) - gwCpu0;
+  const selfIdleCpu = await cpuSeconds(Deno.pid) - selfCpu0;
   const gwRssAfter = await readStatusKb(gw.pid, "VmRSS");
   const benchRssAfter = Deno.memoryUsage().rss;
   const connections = await establishedTo(grpcPort);
+  let active: ActiveSessionsResult | undefined;
+  if (n >= ACTIVE_SESSIONS && onlineSeconds !== undefined) {
+    const names = Array.from({ length: ACTIVE_SESSIONS }, (_, i) => `scale-${i}`);
+    active = await measureActiveSessions(gw, token, names).catch((err) => ({
+      sessions: ACTIVE_SESSIONS,
+      opened: 0,
+      openP50Ms: NaN,
+      openP99Ms: NaN,
+      gatewayRssMb: NaN,
+      gatewayKbPerSession: NaN,
+      gatewayCpuSeconds: NaN,
+      windowSeconds: NaN,
+      roundTrips: 0,
+      problem: err instanceof Error ? err.message : String(err),
+    }));
+  }
 
   await stopAgents();
 
@@ -241,6 +251,7 @@ export async function measureScale(
       benchKbPerAgent: (benchRssAfter - benchRssBefore) / 1024 / n,
       grpcConnections: connections,
       connectionPerAgent: opts.connectionPerAgent,
+      active,
       problem,
     },
     standalone,
