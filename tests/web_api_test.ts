@@ -399,7 +399,8 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
 
   await t.step("run: output past MAX_RUN_OUTPUT_BYTES is cut and says so", async () => {
     const [status, r] = await postJson<RunCommandResponse>(browser, "/api/connections/sh/run", {
-      input: "head -c 20000000 /dev/zero | tr '\\0' x",
+      // Endless, so the command is still going when the cap cuts it.
+      input: "tr '\\0' x < /dev/zero",
     });
     assert.equal(status, 200);
     assert.equal(r.truncated, true);
@@ -491,6 +492,19 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
       await health.body?.cancel();
     },
   );
+
+  await t.step("terminal: what the browser sends as the socket opens is not lost", async () => {
+    const term = openTerminal(gw, browser, "py", `cols=80&rows=24&csrf=${browser.csrf}`);
+    // Before the session message: the agent's side is not there yet.
+    term.socket.addEventListener("open", () => {
+      term.socket.send(JSON.stringify({ type: "resize", cols: 91, rows: 33 }));
+      term.type("import shutil; print(tuple(shutil.get_terminal_size()))\r");
+      term.type("exit(5)\r");
+    }, { once: true });
+    await term.closed;
+    assert.match(term.output(), /\(91, 33\)/);
+    assert.deepEqual(term.messages.at(-1), { type: "exit", code: 5 });
+  });
 
   await t.step("terminal: a text message is measured in UTF-8 bytes", async () => {
     const term = openTerminal(gw, browser, "py", `cols=80&rows=24&csrf=${browser.csrf}`);
@@ -647,7 +661,10 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
       assert.equal(status.code, 0, "exited on its own, not killed");
       await stream.ended;
       await term.closed;
-      assert.equal(term.messages.at(-1)?.type, "error");
+      assert.deepEqual(term.messages.at(-1), {
+        type: "error",
+        message: "the gateway is shutting down",
+      });
     },
   );
 });

@@ -15,6 +15,7 @@ import { failedPrecondition, invalidArgument } from "../../proto/errors.ts";
 import {
   bridgeTerminal,
   closeWith,
+  holdEarlyMessages,
   openOwnSession,
   socketOpened,
   terminalDimension,
@@ -57,6 +58,7 @@ export function terminalRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const caller = c.get("user");
     void (async () => {
       if (!await socketOpened(socket)) return;
+      const early = holdEarlyMessages(socket);
       let session;
       try {
         session = await openOwnSession(ctx, {
@@ -73,7 +75,7 @@ export function terminalRoutes(ctx: ApiContext): Hono<ApiEnv> {
         });
         return;
       }
-      await bridgeTerminal(socket, session);
+      await bridgeTerminal(socket, session, { early, stopping: ctx.stopping });
     })().catch((err) => ctx.log.warn("web terminal failed", { err }));
     return response;
   });

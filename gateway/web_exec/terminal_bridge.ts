@@ -74,11 +74,62 @@ export function socketOpened(socket: WebSocket): Promise<boolean> {
   });
 }
 
+/** What the browser sent while its session was still being opened, and whether it left. */
+export interface EarlyMessages {
+  /** Stop holding; the messages so far, in order. */
+  take(): { data: unknown[]; closed: boolean };
+}
+
+/**
+ * Hold the messages an open `socket` receives until {@linkcode bridgeTerminal}
+ * takes them: a console sends its first keystrokes and resize as soon as the
+ * socket opens, before the agent's side of the session is there. What is held
+ * is bounded as the bridge's pending input is; past it the messages are
+ * dropped and the bridge ends the session.
+ */
+export function holdEarlyMessages(socket: WebSocket): EarlyMessages {
+  socket.binaryType = "arraybuffer";
+  const data: unknown[] = [];
+  let bytes = 0;
+  let closed = false;
+  const onMessage = (ev: MessageEvent) => {
+    const size = messageSize(ev.data);
+    bytes += size;
+    // Over the limit: keep one oversized marker so the bridge names the flood.
+    if (bytes <= MAX_TERMINAL_PENDING_INPUT_BYTES) data.push(ev.data);
+    else if (data.at(-1) !== OVERFLOW) data.push(OVERFLOW);
+  };
+  const onClose = () => closed = true;
+  socket.addEventListener("message", onMessage);
+  socket.addEventListener("close", onClose);
+  return {
+    take() {
+      socket.removeEventListener("message", onMessage);
+      socket.removeEventListener("close", onClose);
+      return { data, closed: closed || socket.readyState >= WebSocket.CLOSING };
+    },
+  };
+}
+
+/** Stands for the messages {@linkcode holdEarlyMessages} dropped past its bound. */
+const OVERFLOW = Symbol("overflow");
+
+function messageSize(data: unknown): number {
+  return typeof data === "string" ? utf8Length(data) : (data as ArrayBuffer).byteLength;
+}
+
 /**
  * Bridge an open `socket` and `session` until either ends; resolves when both
- * directions are done. Never rejects.
+ * directions are done. Never rejects. `early` holds what the browser sent
+ * while the session was opened: it is handled first, in order. When
+ * `stopping` aborts (the gateway shuts down), the browser is told at once,
+ * before the API server closes its sockets.
  */
-export async function bridgeTerminal(socket: WebSocket, session: OwnSession): Promise<void> {
+export async function bridgeTerminal(
+  socket: WebSocket,
+  session: OwnSession,
+  opts: { early?: EarlyMessages; stopping?: AbortSignal } = {},
+): Promise<void> {
   const conn = session.conn;
   socket.binaryType = "arraybuffer";
   send(socket, { type: "session", session_id: session.sessionId });
@@ -114,10 +165,15 @@ export async function bridgeTerminal(socket: WebSocket, session: OwnSession): Pr
     });
   };
 
-  socket.addEventListener("message", (ev: MessageEvent) => {
+  const onMessage = (data: unknown) => {
     if (ended) return;
-    const data = ev.data;
-    const size = typeof data === "string" ? utf8Length(data) : (data as ArrayBuffer).byteLength;
+    if (data === OVERFLOW) {
+      end(
+        `the browser sent over ${MAX_TERMINAL_PENDING_INPUT_BYTES} bytes before the session opened`,
+      );
+      return;
+    }
+    const size = messageSize(data);
     if (size > MAX_TERMINAL_MESSAGE_BYTES) {
       end(
         `the browser sent a message of ${size} bytes, over the limit of ${MAX_TERMINAL_MESSAGE_BYTES}`,
@@ -141,8 +197,21 @@ export async function bridgeTerminal(socket: WebSocket, session: OwnSession): Pr
       if (cols && rows) write(FrameType.RESIZE, resizePayload(cols, rows));
     }
     // Other message types are for later versions of the console: ignored.
-  });
+  };
+  const held = opts.early?.take() ?? { data: [], closed: false };
+  for (const data of held.data) onMessage(data);
+  socket.addEventListener("message", (ev: MessageEvent) => onMessage(ev.data));
   socket.addEventListener("close", () => end("the browser closed the terminal"));
+  // Gone while the session was opened: its close event has fired already.
+  if (held.closed || socket.readyState >= WebSocket.CLOSING) {
+    end("the browser closed the terminal");
+  }
+  const onStopping = () => {
+    end("the gateway is shutting down");
+    closeWith(socket, { type: "error", message: "the gateway is shutting down" });
+  };
+  if (opts.stopping?.aborted) onStopping();
+  opts.stopping?.addEventListener("abort", onStopping, { once: true });
 
   let exitCode: number | undefined;
   let errorText: string | undefined;
@@ -167,6 +236,7 @@ export async function bridgeTerminal(socket: WebSocket, session: OwnSession): Pr
   } catch (err) {
     errorText ??= `the session broke: ${err instanceof Error ? err.message : String(err)}`;
   }
+  opts.stopping?.removeEventListener("abort", onStopping);
   await writes;
   try {
     conn.close();
