@@ -38,6 +38,8 @@ interface Pid1Run {
   /** hoop's pid outside the namespace (inside, it is 1). */
   pid: number;
   log: LogBuffer;
+  /** Standard output alone: the application's; hoop writes its own lines to stderr. */
+  stdout(): string;
   status: Promise<Deno.CommandStatus>;
   signal(sig: Deno.Signal): void;
 }
@@ -73,10 +75,15 @@ async function runAsPid1(gw: GatewayProcess, key: string, args: string[]): Promi
     stderr: "piped",
   }).spawn();
   const log = new LogBuffer("hoop run as pid 1");
-  const pump = async (s: ReadableStream<Uint8Array>) => {
-    for await (const chunk of s) log.append(new TextDecoder().decode(chunk));
+  let stdout = "";
+  const pump = async (s: ReadableStream<Uint8Array>, onText?: (t: string) => void) => {
+    for await (const chunk of s) {
+      const text = new TextDecoder().decode(chunk);
+      onText?.(text);
+      log.append(text);
+    }
   };
-  void pump(child.stdout);
+  void pump(child.stdout, (t) => stdout += t);
   void pump(child.stderr);
   const pid = await waitFor(
     async () => (await childrenOf(child.pid))[0]?.pid,
@@ -85,6 +92,7 @@ async function runAsPid1(gw: GatewayProcess, key: string, args: string[]): Promi
   return {
     pid: pid!,
     log,
+    stdout: () => stdout,
     status: child.status,
     signal: (sig) => Deno.kill(pid!, sig),
   };
@@ -137,6 +145,7 @@ Deno.test({
       run.signal("SIGTERM");
       await run.log.waitFor(/got-TERM/);
       assert.equal((await run.status).code, 42);
+      assert.equal(run.stdout(), "ready\ngot-HUP\ngot-INT\ngot-TERM\n", "stdout is the app's");
     });
 
     await t.step("an application ended by a signal gives 128+signal", async () => {
@@ -198,6 +207,7 @@ Deno.test({
     await t.step(
       "orphans of a double-forking app are reaped while the agent serves; it goes OFFLINE after",
       async () => {
+        const dir = await Deno.makeTempDir({ prefix: "hoop-pid1-" });
         const run = await runAsPid1(gw, key, [
           "--name",
           "pid1-served",
@@ -206,34 +216,44 @@ Deno.test({
           "--",
           "sh",
           "-c",
-          // The inner sh exits at once: its background sleep is orphaned to PID 1.
-          'sh -c "sleep 2 &"; echo ready; sleep 5; exit 3',
+          // The inner sh exits at once: its background sleep is orphaned to PID 1. The app
+          // itself runs until the test says so (no race with a timer).
+          `sh -c "sleep 600 &"; echo ready; while [ ! -e ${dir}/done ]; do sleep 0.1; done; exit 3`,
         ]);
         await run.log.waitFor(/ready/);
-        await waitFor(async () => (await childrenOf(run.pid)).some((k) => k.comm === "sleep"), {
-          message: "the orphaned sleep re-parented to hoop",
-        });
+        const orphan = await waitFor(
+          async () => (await childrenOf(run.pid)).find((k) => k.comm === "sleep"),
+          { message: "the orphaned sleep re-parented to hoop" },
+        );
         await waitFor(async () => (await connectionStatus(admin, "pid1-served")) === "ONLINE");
         // The agent's own children (this exec) are Deno's to wait for, not the reaper's.
         const exec = await hoop(["exec", "pid1-served"], { env: admin.env });
         assert.equal(exec.code, 0, exec.stderr);
         assert.match(exec.stdout, /served-by-pid1/);
+        // Its end makes it a zombie child of PID 1 until hoop reaps it.
+        Deno.kill(orphan!.pid, "SIGKILL");
         let kids: { pid: number; comm: string; state: string }[] = [];
         await waitFor(async () => {
           kids = await childrenOf(run.pid);
-          // The app (sh running "sleep 5") is still there; the orphan is gone, not a zombie.
+          // The app is still there; the orphan is gone, not a zombie.
           return kids.some((k) => k.comm === "sh") && kids.every((k) => k.state !== "Z") &&
-            !kids.some((k) => k.comm === "sleep");
-        }, { timeoutMs: 5_000, message: "orphan reaped while the app runs" }).catch((err) => {
+            !kids.some((k) => k.pid === orphan!.pid);
+        }, { message: "orphan reaped while the app runs" }).catch(async (err) => {
+          // SIGKILL to PID 1 ends the whole namespace.
+          run.signal("SIGKILL");
+          await run.status;
+          await Deno.remove(dir, { recursive: true });
           throw new Error(
             `${err.message}\nhoop's children: ${JSON.stringify(kids)}\n${run.log.text}`,
           );
         });
+        await Deno.writeTextFile(`${dir}/done`, "");
         assert.equal((await run.status).code, 3);
         await waitFor(async () => (await connectionStatus(admin, "pid1-served")) === "OFFLINE", {
           message: "connection OFFLINE after the app exited",
         });
         assert.doesNotMatch(run.log.text, /nonexistent|read-only|EACCES/i);
+        await Deno.remove(dir, { recursive: true });
       },
     );
   },
