@@ -493,18 +493,27 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
     },
   );
 
-  await t.step("terminal: what the browser sends as the socket opens is not lost", async () => {
-    const term = openTerminal(gw, browser, "py", `cols=80&rows=24&csrf=${browser.csrf}`);
-    // Before the session message: the agent's side is not there yet.
-    term.socket.addEventListener("open", () => {
-      term.socket.send(JSON.stringify({ type: "resize", cols: 91, rows: 33 }));
-      term.type("import shutil; print(tuple(shutil.get_terminal_size()))\r");
+  await t.step(
+    "terminal: what the browser sends as the socket opens is not lost; Ctrl-C interrupts",
+    async () => {
+      const term = openTerminal(gw, browser, "py", `cols=80&rows=24&csrf=${browser.csrf}`);
+      // Before the session message: the agent's side is not there yet.
+      term.socket.addEventListener("open", () => {
+        term.socket.send(JSON.stringify({ type: "resize", cols: 91, rows: 33 }));
+        term.type("import shutil; print(tuple(shutil.get_terminal_size()))\r");
+      }, { once: true });
+      await term.waitOutput(/\(91, 33\)\r?\n>>> $/);
+      // Ctrl-C is a keystroke like any other: the terminal makes it SIGINT.
+      const mark = term.output().length;
+      term.type("import time; time.sleep(600)\r");
+      await term.waitOutput(/sleep\(600\)\r?\n$/, mark);
+      term.type("\x03");
+      await term.waitOutput(/KeyboardInterrupt\r?\n>>> $/, mark);
       term.type("exit(5)\r");
-    }, { once: true });
-    await term.closed;
-    assert.match(term.output(), /\(91, 33\)/);
-    assert.deepEqual(term.messages.at(-1), { type: "exit", code: 5 });
-  });
+      await term.closed;
+      assert.deepEqual(term.messages.at(-1), { type: "exit", code: 5 });
+    },
+  );
 
   await t.step("terminal: a text message is measured in UTF-8 bytes", async () => {
     const term = openTerminal(gw, browser, "py", `cols=80&rows=24&csrf=${browser.csrf}`);
