@@ -4,8 +4,8 @@
  * {@linkcode EVENTS_POLL_MS}, and sends an event only when its JSON changed:
  * `connections` (as `GET /api/connections` answers the caller) for everyone,
  * `agents` and `sessions` (the open ones, newest first) for admins. The
- * stream ends when the caller's token expires or is revoked, or the user is
- * deleted; who the caller is (role, groups) is read again on every poll.
+ * stream ends when the caller's token expires or is revoked, the user is
+ * deleted or their role changes; their groups are read again on every poll.
  *
  * @module
  */
@@ -116,6 +116,9 @@ export function eventRoutes(ctx: ApiContext): Hono<ApiEnv> {
       try {
         write("retry: 2000\n\n");
         for (let who: User | undefined = caller; who && !stopped; who = await current()) {
+          // A role changed (single sign-on rechecks bring it up to date): the admin
+          // events sent so far are no longer the caller's; a new stream starts clean.
+          if (who.role !== caller.role) break;
           const now = await snapshot(ctx, who);
           for (const [event, json] of now) {
             if (sent.get(event) === json) continue;
