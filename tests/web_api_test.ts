@@ -586,7 +586,7 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
   );
 
   await t.step(
-    "a non-admin: no sessions, no casts, only their connections, no foreign terminal",
+    "a non-admin: no sessions, no casts, only their connections, no foreign terminal or run",
     async () => {
       const user = await createUser(gw, admin, "ops@example.com", { groups: ["ops"] });
       const ops = await signIn(gw, user.email, user.password);
@@ -600,6 +600,15 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
       });
       assert.equal(refused.status, 403);
       assert.match((await refused.json()).error.message, /Access denied to connection "py"/);
+      const [runRefused] = await postJson(ops, "/api/connections/py/run", { input: "1" });
+      assert.equal(runRefused, 403, "no run outside their groups");
+      const [runOk, ran] = await postJson<RunCommandResponse>(
+        ops,
+        "/api/connections/sh/run",
+        { input: "echo mine" },
+      );
+      assert.equal(runOk, 200);
+      assert.equal(ran.stdout, "mine\n");
 
       const streams = [];
       for (let i = 0; i < 8; i++) streams.push(await openEvents(ops));
