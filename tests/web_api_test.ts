@@ -201,6 +201,11 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
   await createConnection(admin, "sh", ["--command", "sh", "--groups", "ops"]);
   await createConnection(admin, "py", ["--command", "python3 -q -i"]);
   await createConnection(admin, "web", ["--tcp", "127.0.0.1:1"]);
+  // An agent that never starts: its connection is offline.
+  await hoopOk(["admin", "create", "agent", "away"], { env: admin.env });
+  await hoopOk(["admin", "create", "connection", "off", "--agent", "away", "--command", "sh"], {
+    env: admin.env,
+  });
   if (pg) {
     const url = await pg.createUser("app", "app-pw-42", "app");
     await createConnection(admin, "pg", ["--postgres", url]);
@@ -414,6 +419,21 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
     assert.match(recorded.error, /output passed 16777216 bytes/);
   });
 
+  await t.step("an offline agent: the run and the terminal say so", async () => {
+    const [status, r] = await postJson<{ error: { message: string } }>(
+      browser,
+      "/api/connections/off/run",
+      { input: "echo hi" },
+    );
+    assert.equal(status, 503, JSON.stringify(r));
+    assert.match(r.error.message, /away/);
+    const term = openTerminal(gw, browser, "off", `cols=80&rows=24&csrf=${browser.csrf}`);
+    await term.closed;
+    const last = term.messages.at(-1) as { type: string; message: string };
+    assert.equal(last.type, "error");
+    assert.match(last.message, /away/);
+  });
+
   let consoleSession = "";
   await t.step(
     "terminal: python prints 42, sees a resize, and exit(3) is the exit code",
@@ -552,10 +572,13 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
         const conns = await stream.next<{ name: string }[]>("connections");
         assert.deepEqual(
           conns.map((c) => c.name).sort(),
-          pg ? ["pg", "py", "sh", "web"] : ["py", "sh", "web"],
+          pg ? ["off", "pg", "py", "sh", "web"] : ["off", "py", "sh", "web"],
         );
         const agents = await stream.next<{ name: string; status: string }[]>("agents");
-        assert.deepEqual(agents.map((a) => [a.name, a.status]), [["dev", "ONLINE"]]);
+        assert.deepEqual(agents.map((a) => [a.name, a.status]).sort(), [
+          ["away", "OFFLINE"],
+          ["dev", "ONLINE"],
+        ]);
         await stream.next<unknown[]>("sessions", (s) => s.length === 0);
         const term = openTerminal(gw, browser, "py", `cols=80&rows=24&csrf=${browser.csrf}`);
         await term.waitOutput(/>>> $/);
