@@ -98,6 +98,25 @@ async function runAsPid1(gw: GatewayProcess, key: string, args: string[]): Promi
   };
 }
 
+/** A generous deadline for hoop to exit after what should end it; past it, the test fails. */
+const EXIT_DEADLINE_MS = 60_000;
+
+/** hoop's exit status; SIGKILL to PID 1 (ending the namespace) and an error past the deadline. */
+async function exited(run: Pid1Run): Promise<Deno.CommandStatus> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      run.signal("SIGKILL");
+      reject(new Error(`hoop did not exit within ${EXIT_DEADLINE_MS} ms\n${run.log.text}`));
+    }, EXIT_DEADLINE_MS);
+  });
+  try {
+    return await Promise.race([run.status, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** `pid`'s children as `ps` sees them (Deno itself may not read /proc without --allow-all). */
 async function childrenOf(pid: number): Promise<{ pid: number; comm: string; state: string }[]> {
   const out = await new Deno.Command("ps", {
@@ -134,7 +153,8 @@ Deno.test({
         "--",
         "sh",
         "-c",
-        'trap "echo got-HUP" HUP; trap "echo got-INT" INT; trap "echo got-TERM; exit 42" TERM; ' +
+        'trap "echo got-HUP" HUP; trap "echo got-INT" INT; trap "echo got-QUIT" QUIT; ' +
+        'trap "echo got-TERM; exit 42" TERM; ' +
         "echo ready; while :; do sleep 0.1; done",
       ]);
       await run.log.waitFor(/ready/);
@@ -142,11 +162,41 @@ Deno.test({
       await run.log.waitFor(/got-HUP/);
       run.signal("SIGINT");
       await run.log.waitFor(/got-INT/);
+      run.signal("SIGQUIT");
+      await run.log.waitFor(/got-QUIT/);
       run.signal("SIGTERM");
       await run.log.waitFor(/got-TERM/);
-      assert.equal((await run.status).code, 42);
-      assert.equal(run.stdout(), "ready\ngot-HUP\ngot-INT\ngot-TERM\n", "stdout is the app's");
+      assert.equal((await exited(run)).code, 42);
+      assert.equal(
+        run.stdout(),
+        "ready\ngot-HUP\ngot-INT\ngot-QUIT\ngot-TERM\n",
+        "stdout is the app's",
+      );
     });
+
+    await t.step(
+      "an application leading its process group has the signal sent to the group",
+      async () => {
+        // setsid makes the app (same pid) lead a new group; its sleep is in that group. Without
+        // the group, the sleep would never get SIGTERM and the app's trap would wait for ever.
+        const run = await runAsPid1(gw, key, [
+          "--name",
+          "pid1-group",
+          "--command",
+          "true",
+          "--",
+          "setsid",
+          "sh",
+          "-c",
+          "sleep 600 & s=$!; trap 'wait $s; echo sleep-ended-$?; exit 5' TERM; echo ready; wait $s",
+        ]);
+        await run.log.waitFor(/ready/);
+        await waitFor(async () => (await childrenOf(run.pid)).some((c) => c.comm === "sh"));
+        run.signal("SIGTERM");
+        assert.equal((await exited(run)).code, 5, run.log.text);
+        assert.match(run.stdout(), /sleep-ended-143/);
+      },
+    );
 
     await t.step("an application ended by a signal gives 128+signal", async () => {
       const run = await runAsPid1(gw, key, [
@@ -163,7 +213,7 @@ Deno.test({
       // The exec'd sleep must be running before the signal, or sh would get it.
       await waitFor(async () => (await childrenOf(run.pid)).some((c) => c.comm === "sleep"));
       run.signal("SIGTERM");
-      assert.equal((await run.status).code, 128 + 15);
+      assert.equal((await exited(run)).code, 128 + 15);
     });
 
     await t.step("an application ignoring SIGTERM gets SIGKILL after --stop-timeout", async () => {
@@ -181,7 +231,7 @@ Deno.test({
       ]);
       await run.log.waitFor(/ready/);
       run.signal("SIGTERM");
-      assert.equal((await run.status).code, 128 + 9);
+      assert.equal((await exited(run)).code, 128 + 9);
       assert.match(run.log.text, /did not exit within 1 s of SIGTERM: sending SIGKILL/);
     });
 
@@ -200,7 +250,7 @@ Deno.test({
       run.signal("SIGTERM");
       await run.log.waitFor(/got-TERM/);
       run.signal("SIGTERM");
-      assert.equal((await run.status).code, 128 + 9);
+      assert.equal((await exited(run)).code, 128 + 9);
       assert.match(run.log.text, /second SIGTERM: sending SIGKILL/);
     });
 
@@ -248,7 +298,7 @@ Deno.test({
           );
         });
         await Deno.writeTextFile(`${dir}/done`, "");
-        assert.equal((await run.status).code, 3);
+        assert.equal((await exited(run)).code, 3);
         await waitFor(async () => (await connectionStatus(admin, "pid1-served")) === "OFFLINE", {
           message: "connection OFFLINE after the app exited",
         });
