@@ -230,6 +230,17 @@ export interface TerminalResizeMessage {
   rows: number;
 }
 
+/**
+ * The Server-Sent Events of `GET /api/events`, by event name, with the JSON
+ * their `data` carries: `connections` for every user, `agents` and
+ * `sessions` (open ones, newest first) for admins only.
+ */
+export interface ConsoleEvents {
+  connections: Connection[];
+  agents: Agent[];
+  sessions: Session[];
+}
+
 /** What a session does: relay a connection, run one command, or drive a console. */
 export type SessionVerb = "connect" | "exec" | "console";
 

@@ -33,14 +33,19 @@ export const MAX_EVENT_SESSIONS = 100;
 const encoder = new TextEncoder();
 
 /** The current JSON of each event the user may see. */
-async function snapshot(ctx: ApiContext, user: User): Promise<Map<string, string>> {
+async function snapshot(
+  ctx: ApiContext,
+  user: User,
+): Promise<Map<keyof wire.ConsoleEvents, string>> {
   const agents = await ctx.store.listAgents();
   const byId = new Map(agents.map((a) => [a.id, a]));
   const conns = (await ctx.store.listConnections()).filter((conn) => canUse(user, conn));
   const views: wire.Connection[] = await Promise.all(
     conns.map((conn) => connectionView(ctx, conn, byId)),
   );
-  const out = new Map([["connections", JSON.stringify(views)]]);
+  const out = new Map<keyof wire.ConsoleEvents, string>([
+    ["connections", JSON.stringify(views)],
+  ]);
   if (user.role === "admin") {
     out.set("agents", JSON.stringify(agents.map((a) => agentView(ctx, a)) satisfies wire.Agent[]));
     const open = await ctx.store.listSessions({ status: "open", limit: MAX_EVENT_SESSIONS });
