@@ -19,6 +19,7 @@ import { authRoutes } from "./auth.ts";
 import { connectionRoutes } from "./connections.ts";
 import { eventRoutes } from "./events.ts";
 import { notFoundHandler, onApiError } from "./errors.ts";
+import { serveConsole } from "../web/static.ts";
 import { oidcRoutes } from "./oidc.ts";
 import { runRoutes } from "./run.ts";
 import { sessionRoutes } from "./sessions.ts";
@@ -136,6 +137,11 @@ export function createApiApp(ctx: ApiContext): Hono<ApiEnv> {
   for (const r of resources) app.route("/api", r);
   // Registered last, so they only run when no route of the right method answered.
   for (const path of paths) app.all(`/api${path}`, methodNotAllowed);
+  // Everything outside /api is the web console (gateway/web/); unknown API paths stay JSON 404s.
+  app.get(
+    "*",
+    (c) => new URL(c.req.url).pathname.startsWith("/api/") ? notFoundHandler(c) : serveConsole(c),
+  );
   return app;
 }
 

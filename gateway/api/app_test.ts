@@ -217,9 +217,9 @@ Deno.test("apiHandler() decodes well-formed escapes in names", async () => {
   assert.equal((await errorOf(res)).message, 'Unknown connection "café/x"');
 });
 
-Deno.test("apiHandler() answers an unknown route with a 404 JSON error", async () => {
+Deno.test("apiHandler() answers an unknown API route with a 404 JSON error (other paths are the web console)", async () => {
   await using api = await startApi();
-  for (const path of ["/api/nope", "/", "/api/agents/", "/api/agents/dev/keys"]) {
+  for (const path of ["/api/nope", "/api/agents/", "/api/agents/dev/keys"]) {
     const res = await api.handler(new Request(`http://api.test${path}`));
     assert.equal(res.status, 404, path);
     assert.deepEqual(await errorOf(res), {
