@@ -165,11 +165,13 @@ Deno.test({
       });
 
       const dev = await createUser(gw, admin, "dev@example.com", { groups: ["web"] });
-      await hoopOk(["exec", "py", "-i", "print(1)"], { env: dev.env }).catch(() => {});
+      // Another user's session, so that the filter by user has something to leave out.
+      const ops = await createUser(gw, admin, "ops@example.com", { role: "admin" });
+      await hoopOk(["exec", "webdb", "-i", "select 1"], { env: ops.env });
 
       await t.step("filter sessions by user; the filter stays in the URL", async () => {
         await page.goto(`${gw.apiUrl}/sessions`);
-        await page.locator("tr[data-session]").first().waitFor();
+        await page.locator("tr[data-session]", { hasText: "ops@example.com" }).first().waitFor();
         await page.getByLabel("User").fill("admin@example.com");
         await page.getByRole("button", { name: "Filter" }).click();
         await page.waitForURL(/\/sessions\?user=admin%40example\.com/);
@@ -195,6 +197,13 @@ Deno.test({
       });
 
       await t.step("a cross-site POST without the CSRF token is refused", async () => {
+        // As a forged form on another site would send it, were the cookie sent along.
+        const forged = await browser.context.request.post(`${gw.apiUrl}/api/agents`, {
+          headers: { Origin: "http://evil.example", "content-type": "application/json" },
+          data: JSON.stringify({ name: "sneaky" }),
+        });
+        assert.equal(forged.status(), 403);
+        assert.match(await forged.text(), /CSRF/);
         const status = await page.evaluate(async () => {
           const r = await fetch("/api/agents", {
             method: "POST",

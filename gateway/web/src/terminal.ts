@@ -22,8 +22,6 @@ export function openTerminal(el: HTMLElement, name: string, on: TerminalEvents):
   const term = new Terminal({
     cursorBlink: true,
     fontSize: 14,
-    // At 1.0 the DOM renderer clips the bottom pixel row: underscores vanished in screenshots.
-    lineHeight: 1.15,
     // At 1.0 the DOM renderer clips underscores at the bottom of each row (seen in screenshots).
     lineHeight: 1.2,
     scrollback: 5000,
