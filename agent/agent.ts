@@ -107,7 +107,7 @@ async function speaksTls(host: string, port: number): Promise<boolean> {
 /** The one connection an embedded agent (`hoop run`) serves. */
 export interface EmbeddedConnection {
   name: string;
-  type: "postgres" | "tcp" | "command";
+  type: "postgres" | "mysql" | "tcp" | "command";
   /** Full config, kept on the agent. */
   config: Record<string, string>;
   /** Redacted config published to the gateway. */

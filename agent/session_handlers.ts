@@ -16,6 +16,7 @@ import { runCommand } from "./command_runner.ts";
 import { type DataTarget, dialData } from "./data_dial.ts";
 import type { WarmPool } from "../proto/warm_pool.ts";
 import { servePostgres } from "./postgres/mod.ts";
+import { serveMysql } from "./mysql/mod.ts";
 import { PTY_SUPPORTED, spawnPty } from "./pty.ts";
 
 /** A session the gateway asked this agent to open. */
@@ -23,7 +24,7 @@ export interface SessionRequest {
   sid: string;
   ticket: string;
   connection: string;
-  type: "postgres" | "tcp" | "command";
+  type: "postgres" | "mysql" | "tcp" | "command";
   verb: "connect" | "exec" | "console";
   cols: number;
   rows: number;
@@ -57,6 +58,8 @@ export async function serveSession(ctx: SessionContext, req: SessionRequest): Pr
         return await serveTcp(ctx, req, log);
       case "postgres":
         return await servePostgresSession(ctx, req, log);
+      case "mysql":
+        return await serveMysqlSession(ctx, req, log);
       case "command":
         return await serveCommand(ctx, req, log);
       default:
@@ -113,6 +116,25 @@ async function servePostgresSession(
   const untrack = ctx.track(req.sid, () => closeQuietly(data));
   try {
     await servePostgres(data, req.config.uri, {
+      log,
+      splice: (a, b) => splice(a, b),
+      connectionName: req.connection,
+    });
+  } finally {
+    untrack();
+    closeQuietly(data);
+  }
+}
+
+async function serveMysqlSession(
+  ctx: SessionContext,
+  req: SessionRequest,
+  log: Logger,
+): Promise<void> {
+  const data = await dialData(ctx.data, req.ticket, ctx.warm);
+  const untrack = ctx.track(req.sid, () => closeQuietly(data));
+  try {
+    await serveMysql(data, req.config.uri, {
       log,
       splice: (a, b) => splice(a, b),
       connectionName: req.connection,

@@ -65,7 +65,7 @@ export interface DeleteOrgKeyResponse {
 }
 
 /** What a connection reaches through its agent. */
-export type ConnectionType = "postgres" | "tcp" | "command";
+export type ConnectionType = "postgres" | "mysql" | "tcp" | "command";
 
 /** A connection, as `GET /api/connections` lists it. */
 export interface Connection {
@@ -87,7 +87,7 @@ export interface CreateConnectionRequest {
   name: string;
   agent: string;
   type: ConnectionType;
-  /** postgres `{uri}`, tcp `{host, port}`, command `{command}`. */
+  /** postgres and mysql `{uri}`, tcp `{host, port}`, command `{command}`. */
   config: Record<string, string | number>;
   /** A list of group names, or one comma-separated string. */
   groups?: string[] | string;

@@ -23,7 +23,7 @@ export const MAX_PUBLISHED_CONFIG_CHARS = 1024;
 export const MAX_PUBLISHED_CONFIG_ENTRIES = 32;
 
 /** Connection types an agent may publish. */
-export const PUBLISHABLE_TYPES = ["postgres", "tcp", "command"] as const;
+export const PUBLISHABLE_TYPES = ["postgres", "mysql", "tcp", "command"] as const;
 
 /** What an embedded agent publishes in HELLO. Secrets stay on the agent. */
 export interface PublishedConnection {

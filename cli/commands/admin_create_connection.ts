@@ -10,9 +10,10 @@ import {
 } from "../command.ts";
 import { parseHostPort as parseTcpAddress } from "../../proto/host_port.ts";
 import { parsePostgresUri } from "../../proto/postgres_uri.ts";
+import { parseMysqlUri } from "../../proto/mysql_uri.ts";
 import { API_URL_HELP, API_URL_OPTION, clientFor } from "./_api.ts";
 
-const TYPE_FLAGS = ["postgres", "tcp", "command"] as const;
+const TYPE_FLAGS = ["postgres", "mysql", "tcp", "command"] as const;
 
 /** Parse a `--tcp` target, `HOST:PORT` (or `[IPv6]:PORT`); the host may not be empty. */
 export function parseHostPort(value: string): { host: string; port: number } {
@@ -45,6 +46,9 @@ function typeAndConfig(values: FlagValues): { type: string; config: Record<strin
       // Parsed as the agent parses it: a bad sslmode or port fails now, not at the first session.
       parsePostgresUri(value);
       return { type, config: { uri: value } };
+    case "mysql":
+      parseMysqlUri(value);
+      return { type, config: { uri: value } };
     case "tcp":
       return { type, config: parseHostPort(value) };
     case "command":
@@ -56,15 +60,16 @@ function typeAndConfig(values: FlagValues): { type: string; config: Record<strin
 export const adminCreateConnectionCommand: Command = {
   path: ["admin", "create", "connection"],
   aliases: [["admin", "create", "conn"]],
-  summary: "Publish a resource (postgres, tcp or command) through an agent",
+  summary: "Publish a resource (postgres, mysql, tcp or command) through an agent",
   usage:
-    "hoop admin create connection NAME --agent AGENT (--postgres URI | --tcp HOST:PORT | --command CMD) [--groups a,b] [--api-url URL]",
-  help: `Exactly one of --postgres, --tcp and --command gives the connection's type.
+    "hoop admin create connection NAME --agent AGENT (--postgres URI | --mysql URI | --tcp HOST:PORT | --command CMD) [--groups a,b] [--api-url URL]",
+  help: `Exactly one of --postgres, --mysql, --tcp and --command gives the connection's type.
 Users see and use a connection when one of their groups is among its groups.
 
 Flags:
   --agent AGENT       the agent that reaches the resource
   --postgres URI      a PostgreSQL server: postgres://user:password@host:port/db
+  --mysql URI         a MySQL or MariaDB server: mysql://user:password@host:3306/db?ssl-mode=REQUIRED
                       (the credentials stay on the agent)
   --tcp HOST:PORT     a TCP service
   --command CMD       a command line run by the agent (consoles, REPLs, scripts)
@@ -78,6 +83,7 @@ Examples:
   options: {
     agent: { type: "string" },
     postgres: { type: "string" },
+    mysql: { type: "string" },
     tcp: { type: "string" },
     command: { type: "string" },
     groups: { type: "string" },

@@ -50,7 +50,7 @@ Deno.test("hoop admin create connection sends the type and config of the one typ
   assert.equal(await runCli(["admin", "create", "connection", "c", "--agent", "dev"], none.ctx), 2);
   assert.match(
     none.stderr(),
-    /a connection type is needed: pass one of --postgres, --tcp, --command/,
+    /a connection type is needed: pass one of --postgres, --mysql, --tcp, --command/,
   );
 });
 

@@ -23,7 +23,7 @@ import { EndOfInputTypist } from "./_end_of_input.ts";
 import { waitForShutdownSignal } from "./_signals.ts";
 
 /** Default local ports by connection type. */
-const DEFAULT_PORTS: Record<string, number> = { postgres: 5433, tcp: 8999 };
+const DEFAULT_PORTS: Record<string, number> = { postgres: 5433, mysql: 3307, tcp: 8999 };
 
 /**
  * Sessions one `hoop connect` opens at once; more client connections wait
@@ -53,9 +53,10 @@ export const connectCommand: Command = {
   path: ["connect"],
   summary: "Open a local port to a connection, or a console for a command connection",
   usage: "hoop connect NAME [-p PORT] [--listen HOST]",
-  help: `For postgres and tcp connections, listens on a local port and relays every TCP
-connection made to it through the gateway and the agent, until Ctrl-C. PostgreSQL clients log
-in with any user and password: the agent logs in to the server with the real credentials.
+  help: `For postgres, mysql and tcp connections, listens on a local port and relays every TCP
+connection made to it through the gateway and the agent, until Ctrl-C. PostgreSQL and MySQL
+clients log in with any user and password: the agent logs in to the server with the real
+credentials.
 
 For command connections, opens an interactive console: the terminal goes to raw mode, window
 resizes and Ctrl-C reach the remote program, and hoop exits with the program's exit code.
@@ -69,7 +70,7 @@ when the token expires, new connections are refused with a line on stderr, and a
 in another shell makes the next ones work without restarting hoop connect.
 
 Options:
-  -p, --port PORT   local port (default 5433 for postgres, 8999 for tcp; 0 picks a free one)
+  -p, --port PORT   local port (default 5433 for postgres, 3307 for mysql, 8999 for tcp; 0 picks a free one)
   --listen HOST     local address to listen on (default 127.0.0.1)
 ${API_URL_HELP}
 
@@ -132,6 +133,10 @@ async function serveLocalPort(
   if (conn.type === "postgres") {
     await ctx.stderr.writeln(
       `  psql -h ${bound.hostname} -p ${bound.port} -U ${conn.name}   (any user and password)`,
+    );
+  } else if (conn.type === "mysql") {
+    await ctx.stderr.writeln(
+      `  mariadb -h ${bound.hostname} -P ${bound.port} -u ${conn.name}   (any user and password)`,
     );
   }
   const live = new Set<Deno.Conn>();

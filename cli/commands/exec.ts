@@ -68,8 +68,10 @@ Examples:
     try {
       const api = await clientFor(ctx, args.values);
       const conn = await fetchConnection(api, name);
-      if (conn.type === "tcp") {
-        throw new UsageError(`connection "${name}" is of type tcp: use "hoop connect ${name}"`);
+      if (conn.type === "tcp" || conn.type === "mysql") {
+        throw new UsageError(
+          `connection "${name}" is of type ${conn.type}: use "hoop connect ${name}"`,
+        );
       }
       const input = await readInput(ctx, inputText, file);
       const caCert = await loadTlsCa(ctx);

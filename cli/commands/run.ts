@@ -3,6 +3,7 @@ import { installProcessGuard } from "../../proto/process_guard.ts";
 import type { AgentExit, EmbeddedConnection } from "../../agent/mod.ts";
 import { splitCommandLine } from "../../proto/command_line.ts";
 import { parsePostgresUri, redactPostgresUri } from "../../proto/postgres_uri.ts";
+import { parseMysqlUri, redactMysqlUri } from "../../proto/mysql_uri.ts";
 import { validateName } from "../../proto/dsn.ts";
 import { HoopError } from "../../proto/errors.ts";
 import { hostname } from "node:os";
@@ -30,11 +31,14 @@ const RUN_FAILURE_EXIT = 255;
  */
 export function requireExplicitResource(values: FlagValues, app: string[]): void {
   if (app.length === 0) return;
-  const given = ["postgres", "tcp", "command"].some((f) => stringFlag(values, f) !== undefined);
+  const given = ["postgres", "mysql", "tcp", "command"].some((f) =>
+    stringFlag(values, f) !== undefined
+  );
   if (given) return;
   const name = stringFlag(values, "name") ?? "NAME";
   throw new UsageError(
-    `"-- ${app[0]}" needs one of --postgres, --tcp or --command: hoop run does not publish ` +
+    `"-- ${app[0]}" needs one of --postgres, --mysql, --tcp or --command: ` +
+      "hoop run does not publish " +
       "a shell beside an application by default",
     { hint: `for example "hoop run --name ${name} --command 'rails console' -- ${app.join(" ")}"` },
   );
@@ -43,10 +47,11 @@ export function requireExplicitResource(values: FlagValues, app: string[]): void
 /** Build the one connection `hoop run` publishes from its flags. */
 export function embeddedConnection(ctx: Context, values: FlagValues): EmbeddedConnection {
   const pg = stringFlag(values, "postgres");
+  const my = stringFlag(values, "mysql");
   const tcp = stringFlag(values, "tcp");
   const cmd = stringFlag(values, "command");
-  const given = [pg, tcp, cmd].filter((v) => v !== undefined).length;
-  if (given > 1) throw new UsageError("use only one of --postgres, --tcp, --command");
+  const given = [pg, my, tcp, cmd].filter((v) => v !== undefined).length;
+  if (given > 1) throw new UsageError("use only one of --postgres, --mysql, --tcp, --command");
   let name = stringFlag(values, "name");
   if (name === undefined) {
     // The host name, made into a valid connection name.
@@ -64,6 +69,11 @@ export function embeddedConnection(ctx: Context, values: FlagValues): EmbeddedCo
       config: { uri },
       publicConfig: { uri: redactPostgresUri(uri) },
     };
+  }
+  if (my !== undefined) {
+    const uri = withPasswordFromEnv(my, ctx.env("MYSQL_PWD"));
+    parseMysqlUri(uri);
+    return { name, type: "mysql", config: { uri }, publicConfig: { uri: redactMysqlUri(uri) } };
   }
   if (tcp !== undefined) {
     const t = tcpTarget(tcp);
@@ -95,11 +105,12 @@ export const runCommand: Command = {
   path: ["run"],
   summary: "Run an embedded agent that publishes one connection (optionally beside an app)",
   usage:
-    "hoop run [--name NAME] (--postgres URI | --tcp HOST:PORT | --command CMD) [-- APP ARGS...]",
+    "hoop run [--name NAME] (--postgres URI | --mysql URI | --tcp HOST:PORT | --command CMD) [-- APP ARGS...]",
   help: `Publishes exactly one connection named --name (default: this host's name) and serves
 it (when a default chose the name or the command, a line on stderr says what is published), with HOOP_KEY set to the organization key ("hoop admin get orgkeys") or to an agent key
 with mode=embedded. Secrets in --postgres stay here: the gateway only sees a redacted URI.
-To keep the password out of process listings, leave it out of the URI and set PGPASSWORD.
+To keep the password out of process listings, leave it out of the URI and set PGPASSWORD
+(MYSQL_PWD for --mysql).
 
 With "-- APP ARGS", one of --postgres, --tcp or --command is required: beside an application,
 hoop run never publishes a shell by default. APP runs in the foreground with this terminal's stdin/stdout/stderr,
@@ -115,6 +126,7 @@ Exit codes: the application's (or 128+signal); 1 when the key is refused; 2 for 
 Options:
   --name NAME          connection name (letters, digits, hyphens)
   --postgres URI       a PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DB
+  --mysql URI          a MySQL or MariaDB database, mysql://USER:PASSWORD@HOST:3306/DB
   --tcp HOST:PORT      a TCP service
   --command CMD        a command or console (default without "--": $SHELL)
   --stop-timeout T     after SIGTERM, wait T (10s, 500ms, 1m) before SIGKILL (default 10s)
@@ -126,6 +138,7 @@ Examples:
   options: {
     name: { type: "string" },
     postgres: { type: "string" },
+    mysql: { type: "string" },
     tcp: { type: "string" },
     command: { type: "string" },
     "stop-timeout": { type: "string" },
@@ -163,8 +176,8 @@ Examples:
  * (the name, or $SHELL); `undefined` when the flags said everything.
  */
 function publishLine(c: EmbeddedConnection, values: FlagValues): string | undefined {
-  const what = c.type === "postgres"
-    ? `postgres ${c.publicConfig.uri}`
+  const what = c.type === "postgres" || c.type === "mysql"
+    ? `${c.type} ${c.publicConfig.uri}`
     : c.type === "tcp"
     ? `tcp ${c.publicConfig.host}:${c.publicConfig.port}`
     : `command "${c.publicConfig.command}"`;

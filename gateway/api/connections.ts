@@ -11,6 +11,7 @@ import { validateName } from "../../proto/dsn.ts";
 import { alreadyExists, invalidArgument, notFound, permissionDenied } from "../../proto/errors.ts";
 import { portNumber } from "../../proto/host_port.ts";
 import { parsePostgresUri } from "../../proto/postgres_uri.ts";
+import { parseMysqlUri } from "../../proto/mysql_uri.ts";
 import { canUse } from "../auth.ts";
 import type { Connection, ConnectionType, User } from "../store/store.ts";
 import { requireAdmin, requireUser } from "./_auth.ts";
@@ -19,7 +20,7 @@ import type { ApiContext, ApiEnv } from "./_context.ts";
 import { groupsOf } from "./_fields.ts";
 import { connectionView } from "./_views.ts";
 
-const CONNECTION_TYPES: ConnectionType[] = ["postgres", "tcp", "command"];
+const CONNECTION_TYPES: ConnectionType[] = ["postgres", "mysql", "tcp", "command"];
 
 /**
  * The connection `name` if `user` may use it; throws `not_found` or
@@ -58,6 +59,11 @@ function connectionConfig(type: ConnectionType, raw: unknown): Record<string, st
       // Parsed as the agent will parse it: a bad sslmode or port is refused now,
       // not at the first session.
       parsePostgresUri(uri);
+      return { uri };
+    }
+    case "mysql": {
+      const uri = get("uri");
+      parseMysqlUri(uri);
       return { uri };
     }
     case "tcp": {

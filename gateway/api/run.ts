@@ -37,8 +37,8 @@ export function runRoutes(ctx: ApiContext): Hono<ApiEnv> {
   app.post("/connections/:name/run", user, async (c) => {
     const name = c.req.param("name");
     const conn = await visibleConnection(ctx, c.get("user"), name);
-    if (conn.type === "tcp") {
-      throw failedPrecondition(`Cannot run on connection "${name}": it is of type tcp`, {
+    if (conn.type === "tcp" || conn.type === "mysql") {
+      throw failedPrecondition(`Cannot run on connection "${name}": it is of type ${conn.type}`, {
         hint: `use "hoop connect ${name}"`,
       });
     }

@@ -6,6 +6,7 @@
  * @module
  */
 import { StatementTap } from "../postgres/statement_tap.ts";
+import { MysqlStatementTap } from "../mysql/statement_tap.ts";
 import { type Direction, splice, type SpliceResult } from "../../proto/splice.ts";
 import type { LiveSession } from "./live_session.ts";
 
@@ -23,6 +24,12 @@ export async function relayBytes(
   const rec = session.recorder;
   const tap = session.type === "postgres"
     ? new StatementTap((st) => {
+      const params = st.params?.length ? `\n-- params: ${JSON.stringify(st.params)}` : "";
+      rec.record("sql", st.sql + params);
+    })
+    : undefined;
+  const myTap = session.type === "mysql"
+    ? new MysqlStatementTap((st) => {
       const params = st.params?.length ? `\n-- params: ${JSON.stringify(st.params)}` : "";
       rec.record("sql", st.sql + params);
     })
@@ -51,7 +58,11 @@ export async function relayBytes(
           rec.bytesIn += chunk.length;
           // Every statement is recorded, however long the session (issue #11).
           tap?.push(chunk);
-        } else rec.bytesOut += chunk.length;
+          myTap?.pushClient(chunk);
+        } else {
+          rec.bytesOut += chunk.length;
+          myTap?.pushServer(chunk);
+        }
       },
     },
   });
