@@ -57,6 +57,8 @@ async function cliLogin(
   });
   try {
     await act(() => proc.log.text);
+    // The login is done in the browser: the CLI must now finish, not wait out its own deadline.
+    await waitFor(() => proc.hasExited(), { timeoutMs: 60_000, message: "hoop login to exit" });
     const status = await proc.status;
     return { code: status.code, text: proc.log.text, home };
   } finally {
@@ -184,6 +186,14 @@ Deno.test("single sign-on with a real OpenID provider", async (t) => {
           await crossSite.text(),
           /did not come from this gateway's own page/,
         );
+        const confirmed = await confirm(gw.apiUrl);
+        await confirmed.body?.cancel();
+        assert.equal(confirmed.status, 302);
+        const toProvider = confirmed.headers.get("location")!;
+        assert.equal(new URL(toProvider).origin, provider.issuer);
+        const callback = await signInAtProvider(toProvider, provider.issuer, "carol@example.com");
+        const page = await followGateway(callback);
+        assert.match(page.text, /Signed in as carol@example\.com/);
       });
       assert.equal(r.code, 0, r.text);
       const token = await savedToken(r.home);
