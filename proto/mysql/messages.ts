@@ -29,7 +29,8 @@ export function parseErr(body: Uint8Array): ErrPacket {
   let sqlstate = "HY000";
   if (c.remaining > 0 && body[c.pos] === 0x23) {
     c.u8();
-    sqlstate = new TextDecoder().decode(c.take(5, "the SQLSTATE"));
+    // Always five characters, whatever bytes a peer puts there.
+    sqlstate = String.fromCharCode(...c.take(5, "the SQLSTATE"));
   }
   return { code, sqlstate, message: new TextDecoder().decode(c.rest()) };
 }
