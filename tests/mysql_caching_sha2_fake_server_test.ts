@@ -46,7 +46,7 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
  * path); otherwise it asks for the full authentication without TLS, so the
  * client must request the RSA key and send the password encrypted with it.
  */
-async function fakeServer(cached: boolean) {
+function fakeServer(cached: boolean) {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const seen: string[] = [];
   const done = (async () => {
@@ -138,21 +138,21 @@ async function login(port: number, password: string) {
 
 Deno.test("caching_sha2_password with a fake MySQL 8 server: fast path, full auth with RSA, refusal", async (t) => {
   await t.step("fast path: the scramble matches, then OK", async () => {
-    const fake = await fakeServer(true);
+    const fake = fakeServer(true);
     const ok = await login(fake.port, PASSWORD);
     await fake.done;
     assert.equal(ok[0], 0x00);
     assert.deepEqual(fake.seen, ["user=app plugin=caching_sha2_password", "fast path ok"]);
   });
   await t.step("full authentication without TLS: the password RSA-encrypted", async () => {
-    const fake = await fakeServer(false);
+    const fake = fakeServer(false);
     const ok = await login(fake.port, PASSWORD);
     await fake.done;
     assert.equal(ok[0], 0x00);
     assert.ok(fake.seen.includes("full auth ok"), fake.seen.join(", "));
   });
   await t.step("a wrong password is refused with the server's code", async () => {
-    const fake = await fakeServer(true);
+    const fake = fakeServer(true);
     await assert.rejects(login(fake.port, "wrong"), (err: Error & { errno?: number }) => {
       assert.equal(err.errno, 1045);
       assert.match(err.message, /Access denied/);
