@@ -114,6 +114,10 @@ Deno.test({
       await t.step("run select 42 and see 42", async () => {
         await page.getByRole("link", { name: "Connections" }).first().click();
         const card = page.locator('article[data-connection="webdb"]');
+        await card.locator(".badge-online").waitFor();
+        // The groups the page set after the agent published arrive by the event stream too.
+        await card.getByText("dba").waitFor();
+        await browser.shot(page, "05-connections");
         await card.getByRole("link", { name: "Run" }).click();
         await page.getByLabel("SQL").fill("select 42 as answer");
         await page.getByRole("button", { name: "Run" }).click();
@@ -123,6 +127,11 @@ Deno.test({
         await page.getByRole("button", { name: "Run" }).click();
         await page.getByRole("alert").filter({ hasText: /nope/ }).waitFor();
         await browser.shot(page, "05-run-sql");
+        await page.goto(`${gw.apiUrl}/connections/py/run`);
+        await page.getByLabel(/Input/).fill("print(6*7)");
+        await page.getByRole("button", { name: "Run" }).click();
+        await page.locator("pre.stdout", { hasText: "42" }).waitFor();
+        await browser.shot(page, "05-run-command");
       });
 
       let consoleSession = "";
@@ -136,11 +145,14 @@ Deno.test({
           await page.locator(".term-box").click();
           await page.keyboard.type("print(6*7)\n");
           await screen.getByText(/^42$/).first().waitFor();
+          const sizeShown = () => page.locator(".status .hint").innerText();
+          const before = await sizeShown();
           await page.setViewportSize({ width: 900, height: 640 });
+          // The page shows the size it sent once the terminal has been fitted to the new window.
           const size = await waitFor(async () => {
-            const s = await page.locator(".status .hint").innerText();
-            return /^\d+×\d+$/.test(s) && s !== "" ? s : undefined;
-          });
+            const s = await sizeShown();
+            return /^\d+×\d+$/.test(s) && s !== before ? s : undefined;
+          }, { message: `the terminal's size changes from ${before}` });
           await page.keyboard.type("import shutil; print(shutil.get_terminal_size())\n");
           const [cols, rows] = size!.split("×");
           await screen.getByText(`columns=${cols}, lines=${rows}`).first().waitFor();
@@ -168,6 +180,20 @@ Deno.test({
       // Another user's session, so that the filter by user has something to leave out.
       const ops = await createUser(gw, admin, "ops@example.com", { role: "admin" });
       await hoopOk(["exec", "webdb", "-i", "select 1"], { env: ops.env });
+
+      await t.step("users and the organization key pages", async () => {
+        await page.getByRole("link", { name: "Users" }).click();
+        await page.getByLabel("Email").fill("viewer@example.com");
+        await page.getByLabel("Groups").fill("dba");
+        await page.getByRole("button", { name: "Create user" }).click();
+        await page.getByText(/shown only now|once/i).first().waitFor();
+        await browser.shot(page, "11-users");
+        await page.getByRole("button", { name: "Done" }).click();
+        await page.locator("td", { hasText: "viewer@example.com" }).waitFor();
+        await page.getByRole("link", { name: "Org key" }).click();
+        await page.getByRole("heading", { name: /Organization key/ }).waitFor();
+        await browser.shot(page, "12-org-key");
+      });
 
       await t.step("filter sessions by user; the filter stays in the URL", async () => {
         await page.goto(`${gw.apiUrl}/sessions`);

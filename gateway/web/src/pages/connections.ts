@@ -8,7 +8,7 @@ import { me } from "../session.ts";
 import { Badge, Copyable, ErrorBox, Link, Page } from "../ui.ts";
 
 function target(c: Connection): string {
-  if (c.type === "postgres") return c.config.uri ?? "";
+  if (c.type === "postgres" || c.type === "mysql") return c.config.uri ?? "";
   if (c.type === "tcp") return `${c.config.host}:${c.config.port}`;
   return c.config.command ?? "";
 }
@@ -59,7 +59,7 @@ export function Connections() {
                   </dl>
                   <${Copyable} text=${`hoop connect ${c.name}`} />
                   <div class="row">
-                            ${c.type !== "tcp"
+                            ${c.type === "postgres" || c.type === "command"
                               ? html`<${Link} class="button" href=${`/connections/${
                                 encodeURIComponent(c.name)
                               }/run`}>Run</${Link}>`

@@ -20,16 +20,19 @@ function quote(s: string): string {
 
 const FLAG: Record<ConnectionType, string> = {
   postgres: "--postgres",
+  mysql: "--mysql",
   tcp: "--tcp",
   command: "--command",
 };
 const TARGET_LABEL: Record<ConnectionType, string> = {
   postgres: "PostgreSQL URI (stays on the agent)",
+  mysql: "MySQL or MariaDB URI (stays on the agent)",
   tcp: "Host and port",
   command: "Command",
 };
 const PLACEHOLDER: Record<ConnectionType, string> = {
   postgres: "postgres://app:secret@127.0.0.1:5432/app",
+  mysql: "mysql://app:secret@127.0.0.1:3306/app",
   tcp: "10.0.0.5:6379",
   command: "python3 -i",
 };
@@ -64,7 +67,7 @@ export function NewConnection() {
         setDone({ name, run, key: created.dsn });
       } else {
         let config: Record<string, string | number>;
-        if (type === "postgres") config = { uri: target };
+        if (type === "postgres" || type === "mysql") config = { uri: target };
         else if (type === "tcp") {
           const i = target.lastIndexOf(":");
           config = { host: target.slice(0, i), port: Number(target.slice(i + 1)) };
@@ -122,6 +125,7 @@ export function NewConnection() {
         <select id="c-type" name="type" value=${type} onChange=${(e: Event) =>
           setType((e.target as HTMLSelectElement).value as ConnectionType)}>
           <option value="postgres">PostgreSQL database</option>
+          <option value="mysql">MySQL or MariaDB database</option>
           <option value="tcp">TCP service</option>
           <option value="command">Command or console</option>
         </select>

@@ -98,7 +98,7 @@ export function Run({ name }: { name: string }) {
       <p>
         <${Link} href="/connections">← Connections</${Link}>${me.value?.role === "admin" && answer
           ? html`
-            · <${Link} href=${`/sessions/${answer.session_id}`}>this run's session record</${Link}>
+            ${" · "}<${Link} href=${`/sessions/${answer.session_id}`}>this run's session record</${Link}>
           `
           : null}</p>
         <form onSubmit=${run} class="run-form">
