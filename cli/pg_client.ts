@@ -1,10 +1,21 @@
 /**
- * Renderers of `hoop exec` SQL results (psql-like aligned, CSV, JSON). The
- * query itself runs on `simpleQuery` of `proto/pgwire/`.
+ * Renderers of `hoop exec` SQL results (psql-like aligned, CSV, JSON), for
+ * PostgreSQL (`simpleQuery` of `proto/pgwire/`, columns typed by OID) and
+ * MySQL (`mysqlTextQuery` of `proto/mysql/`, columns typed by
+ * {@linkcode ColumnKind}, see {@linkcode fromMysqlResults}).
  *
  * @module
  */
 import type { QueryResult } from "../proto/pgwire/mod.ts";
+import { FieldType, type MysqlResult } from "../proto/mysql/mod.ts";
+
+/** What a column holds, for alignment and JSON typing, whatever the database. */
+export type ColumnKind = "integer" | "numeric" | "float" | "json" | "text";
+
+/** A statement's result; `kinds`, when present, types the columns instead of `types`. */
+export interface SqlResult extends QueryResult {
+  kinds?: ColumnKind[];
+}
 
 const NUMERIC_TYPES = new Set([20, 21, 23, 26, 700, 701, 790, 1700]);
 
@@ -29,14 +40,18 @@ function pad(s: string, w: number, right: boolean): string {
  * numbers right-aligned, NULL as empty, multi-line values continued with `+`,
  * and a `(N rows)` footer. A statement without columns prints its command tag.
  */
-export function renderAligned(results: QueryResult[]): string {
+export function renderAligned(results: SqlResult[]): string {
   const out: string[] = [];
   for (const r of results) {
     if (r.columns.length === 0) {
       if (r.command) out.push(r.command);
       continue;
     }
-    const right = r.columns.map((_, i) => NUMERIC_TYPES.has(r.types?.[i] ?? 0));
+    const right = r.columns.map((_, i) =>
+      r.kinds
+        ? r.kinds[i] !== "text" && r.kinds[i] !== "json"
+        : NUMERIC_TYPES.has(r.types?.[i] ?? 0)
+    );
     const cells = r.rows.map((row) => row.map((v) => (v ?? "").split("\n")));
     const widths = r.columns.map((c, i) =>
       Math.max(width(c), ...cells.map((row) => Math.max(0, ...(row[i] ?? [""]).map(width))))
@@ -83,7 +98,7 @@ function csvField(v: string | null): string {
  * break; NULL and the empty string are both an empty field. Statements are
  * separated by a blank line; statements without columns are left out.
  */
-export function renderCsv(results: QueryResult[]): string {
+export function renderCsv(results: SqlResult[]): string {
   const blocks: string[] = [];
   for (const r of results) {
     if (r.columns.length === 0) continue;
@@ -162,16 +177,74 @@ export function jsonValue(text: string | null, type: number | undefined): unknow
  * stream of JSON values, as `jq` reads). Values are typed by
  * {@linkcode jsonValue}. A duplicate column name keeps its last value.
  */
-export function renderJson(results: QueryResult[]): string {
+export function renderJson(results: SqlResult[]): string {
   let out = "";
   for (const r of results) {
     if (r.columns.length === 0) continue;
     const rows = r.rows.map((row) => {
       const o: Record<string, unknown> = {};
-      r.columns.forEach((c, i) => o[c] = jsonValue(row[i] ?? null, r.types?.[i]));
+      r.columns.forEach((c, i) =>
+        o[c] = r.kinds
+          ? kindValue(row[i] ?? null, r.kinds[i])
+          : jsonValue(row[i] ?? null, r.types?.[i])
+      );
       return o;
     });
     out += JSON.stringify(rows, null, 2) + "\n";
   }
   return out;
+}
+
+/**
+ * A value as JSON by its {@linkcode ColumnKind}: integers and decimals become
+ * numbers only when exact (else strings, as {@linkcode jsonValue}), floats
+ * numbers when finite, json parsed, the rest text.
+ */
+export function kindValue(text: string | null, kind: ColumnKind | undefined): unknown {
+  if (text === null) return null;
+  switch (kind) {
+    case "integer":
+      return Number.isSafeInteger(Number(text)) ? Number(text) : text;
+    case "numeric":
+      return exactAsNumber(text) ? Number(text) : text;
+    case "float": {
+      const n = Number(text);
+      return Number.isFinite(n) ? n : text;
+    }
+    case "json":
+      try {
+        return JSON.parse(text);
+      } catch {
+        return text;
+      }
+    default:
+      return text;
+  }
+}
+
+const MYSQL_INTEGER_TYPES: ReadonlySet<number> = new Set([
+  FieldType.TINY,
+  FieldType.SHORT,
+  FieldType.LONG,
+  FieldType.INT24,
+  FieldType.LONGLONG,
+  FieldType.YEAR,
+]);
+
+function mysqlKind(type: number): ColumnKind {
+  if (MYSQL_INTEGER_TYPES.has(type)) return "integer";
+  if (type === FieldType.DECIMAL || type === FieldType.NEWDECIMAL) return "numeric";
+  if (type === FieldType.FLOAT || type === FieldType.DOUBLE) return "float";
+  if (type === FieldType.JSON) return "json";
+  return "text";
+}
+
+/** MySQL results in the renderers' shape, columns typed by their MySQL field types. */
+export function fromMysqlResults(results: MysqlResult[]): SqlResult[] {
+  return results.map((r) => ({
+    columns: r.columns.map((c) => c.name),
+    rows: r.rows,
+    command: r.command,
+    kinds: r.columns.map((c) => mysqlKind(c.type)),
+  }));
 }

@@ -6,7 +6,8 @@ import { type Command, stringFlag, UsageError } from "../command.ts";
 import type { Context } from "../context.ts";
 import { openSession } from "../data_client.ts";
 import { PgQueryError, simpleQuery } from "../../proto/pgwire/mod.ts";
-import { renderAligned, renderCsv, renderJson } from "../pg_client.ts";
+import { MysqlQueryError, mysqlTextQuery } from "../../proto/mysql/mod.ts";
+import { fromMysqlResults, renderAligned, renderCsv, renderJson } from "../pg_client.ts";
 import { API_URL_HELP, API_URL_OPTION, clientFor } from "./_api.ts";
 import { fetchConnection } from "./connect.ts";
 
@@ -21,11 +22,12 @@ const OUTPUTS = ["table", "json", "csv"] as const;
 /** `hoop exec NAME`: run a command connection once, or SQL on a postgres connection. */
 export const execCommand: Command = {
   path: ["exec"],
-  summary: "Run a command connection once, or SQL on a postgres connection",
+  summary: "Run a command connection once, or SQL on a postgres or mysql connection",
   usage: "hoop exec NAME [-i INPUT | -f FILE] [-o table|json|csv]",
   help: `For command connections, runs the command once on the agent with the input on its
 standard input; its stdout and stderr stay separate, and hoop exits with its exit code.
-For postgres connections, runs the input as SQL through the agent and prints the rows.
+For postgres and mysql connections, runs the input as SQL through the agent and prints the
+rows (mysql: several statements in one input are allowed; an error shows the server's code).
 
 The input comes from -i, from -f, or from standard input when it is not a terminal.
 Exit codes: the remote command's; 1 for a failed SQL statement; 2 for usage errors;
@@ -68,16 +70,15 @@ Examples:
     try {
       const api = await clientFor(ctx, args.values);
       const conn = await fetchConnection(api, name);
-      if (conn.type === "tcp" || conn.type === "mysql") {
-        throw new UsageError(
-          `connection "${name}" is of type ${conn.type}: use "hoop connect ${name}"`,
-        );
+      if (conn.type === "tcp") {
+        throw new UsageError(`connection "${name}" is of type tcp: use "hoop connect ${name}"`);
       }
       const input = await readInput(ctx, inputText, file);
       const caCert = await loadTlsCa(ctx);
       const { conn: data } = await openSession(api, { connection: name, verb: "exec" }, { caCert });
       try {
         if (conn.type === "postgres") return await runSql(ctx, data, input, output);
+        if (conn.type === "mysql") return await runMysql(ctx, data, input, output);
         return await runRemote(ctx, data, input);
       } finally {
         try {
@@ -87,7 +88,9 @@ Examples:
         }
       }
     } catch (err) {
-      if (err instanceof UsageError || err instanceof PgQueryError) throw err;
+      if (
+        err instanceof UsageError || err instanceof PgQueryError || err instanceof MysqlQueryError
+      ) throw err;
       if (err instanceof HoopError) {
         await ctx.stderr.writeln(`hoop: ${err.message}`);
         if (err.hint) await ctx.stderr.writeln(`Hint: ${err.hint}`);
@@ -127,6 +130,26 @@ async function runSql(
   } catch (err) {
     if (err instanceof PgQueryError && err.results.length) {
       await ctx.stdout.write(render(err.results, output));
+    }
+    throw err;
+  }
+}
+
+async function runMysql(
+  ctx: Context,
+  data: Deno.Conn,
+  input: Uint8Array | undefined,
+  output: string,
+): Promise<number> {
+  const sql = input ? new TextDecoder().decode(input).trim() : "";
+  if (!sql) throw new UsageError("no SQL given: use -i, -f or standard input");
+  try {
+    const results = await mysqlTextQuery(data, sql);
+    await ctx.stdout.write(render(fromMysqlResults(results), output));
+    return 0;
+  } catch (err) {
+    if (err instanceof MysqlQueryError && err.results.length) {
+      await ctx.stdout.write(render(fromMysqlResults(err.results), output));
     }
     throw err;
   }

@@ -9,3 +9,4 @@ export * from "./packet.ts";
 export * from "./handshake.ts";
 export * from "./messages.ts";
 export * from "./commands.ts";
+export * from "./text_query.ts";
