@@ -69,15 +69,38 @@ Deno.test({
         assert.match(await page.locator("header .email").innerText(), /admin@example\.com/);
       });
 
-      await t.step("an agent started from the CLI shows ONLINE without a reload", async () => {
-        await page.getByRole("link", { name: "Agents" }).click();
-        await page.getByRole("heading", { name: "Agents" }).waitFor();
-        const dsn = (await hoopOk(["admin", "create", "agent", "edge"], { env: admin.env })).stdout
-          .trim();
-        procs.push(await startAgent(dsn, { env: gw.env, name: "agent edge" }));
-        await page.locator('tr[data-agent="edge"] .badge-online').waitFor({ timeout: 20_000 });
-        await browser.shot(page, "02-agents");
-      });
+      await t.step(
+        "an agent created on the page shows its key once and is ONLINE without a reload; delete asks first",
+        async () => {
+          await page.getByRole("link", { name: "Agents" }).click();
+          await page.getByRole("heading", { name: "Agents" }).waitFor();
+          await page.getByLabel("New agent name").fill("edge");
+          await page.getByRole("button", { name: "Create agent" }).click();
+          const lines = (await page.locator("pre[data-copy]").nth(1).getAttribute("data-copy"))!;
+          const [exportLine, start] = lines.split("\n");
+          assert.equal(start, "hoop start agent");
+          const dsn = splitCommandLine(exportLine.replace(/^export /, ""))[0].replace(
+            /^HOOP_KEY=/,
+            "",
+          );
+          procs.push(await startAgent(dsn, { env: gw.env, name: "agent edge" }));
+          await page.locator('tr[data-agent="edge"] .badge-online').waitFor({ timeout: 20_000 });
+          await browser.shot(page, "02-agents");
+          await page.getByRole("button", { name: "Done, hide the key" }).click();
+          assert.equal(
+            await page.locator("pre[data-copy]").count(),
+            0,
+            "the key is shown only once",
+          );
+          // Delete asks first.
+          await page.getByLabel("New agent name").fill("spare");
+          await page.getByRole("button", { name: "Create agent" }).click();
+          await page.getByRole("button", { name: "Done, hide the key" }).click();
+          page.once("dialog", (d) => d.accept());
+          await page.getByRole("button", { name: "Delete agent spare" }).click();
+          await page.locator('tr[data-agent="spare"]').waitFor({ state: "detached" });
+        },
+      );
 
       let runBlock = "";
       await t.step(
@@ -127,6 +150,10 @@ Deno.test({
         await page.getByRole("button", { name: "Run" }).click();
         await page.getByRole("alert").filter({ hasText: /nope/ }).waitFor();
         await browser.shot(page, "05-run-sql");
+        await page.getByRole("link", { name: "this run's session record" }).click();
+        await page.getByRole("heading", { name: "Statements" }).waitFor();
+        await page.locator(".timeline", { hasText: "select nope" }).waitFor();
+        await browser.shot(page, "05-session-sql");
         await page.goto(`${gw.apiUrl}/connections/py/run`);
         await page.getByLabel(/Input/).fill("print(6*7)");
         await page.getByRole("button", { name: "Run" }).click();
@@ -220,6 +247,22 @@ Deno.test({
         assert.equal(overflow, false, "no horizontal scrolling at 390 px");
         await browser.shot(phone, "09-connections-phone");
         await phone.close();
+      });
+
+      await t.step("pages and assets carry the security and cache headers", async () => {
+        const index = await browser.context.request.get(`${gw.apiUrl}/sessions/nope`);
+        assert.equal(index.status(), 200);
+        assert.equal(index.headers()["cache-control"], "no-store");
+        // Only the console's own scripts; 'wasm-unsafe-eval' lets asciinema-player compile its wasm.
+        assert.match(
+          index.headers()["content-security-policy"],
+          /(^|; )script-src 'self'( 'wasm-unsafe-eval')?;/,
+        );
+        assert.equal(index.headers()["x-frame-options"], "DENY");
+        const script = /<script type="module" src="([^"]+)"/.exec(await index.text())![1];
+        const asset = await browser.context.request.get(`${gw.apiUrl}${script}`);
+        assert.equal(asset.headers()["cache-control"], "public, max-age=31536000, immutable");
+        assert.equal(asset.headers()["x-content-type-options"], "nosniff");
       });
 
       await t.step("a cross-site POST without the CSRF token is refused", async () => {
