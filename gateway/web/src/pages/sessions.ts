@@ -90,11 +90,11 @@ export function Sessions() {
                 <th scope="col">Started</th>
                 <th scope="col">User</th>
                 <th scope="col">Connection</th>
-                <th scope="col">Verb</th>
+                <th scope="col" class="wide-only">Verb</th>
                 <th scope="col">Status</th>
-                <th scope="col">Exit</th>
-                <th scope="col">Duration</th>
-                <th scope="col">In / out</th>
+                <th scope="col" class="wide-only">Exit</th>
+                <th scope="col" class="wide-only">Duration</th>
+                <th scope="col" class="wide-only">In / out</th>
               </tr>
             </thead>
             <tbody>${list.map((s) =>
@@ -102,9 +102,12 @@ export function Sessions() {
                 <tr data-session=${s.id}>
                   <td>
                     <${Link} href=${`/sessions/${s.id}`}>${when(s.started_at)}</${Link}></td>
-                            <td>${s.user}</td><td>${s.connection}</td><td>${s.verb}</td>
-                            <td><${Badge} value=${s.status} /></td><td>${s.exit_code ?? ""}</td>
-                            <td>${duration(s)}</td><td class="num">${s.bytes_in} / ${s
+                            <td>${s.user}</td><td>${s.connection}</td><td class="wide-only">${s
+                              .verb}</td>
+                            <td><${Badge} value=${s
+                              .status} /></td><td class="wide-only">${s.exit_code ?? ""}</td>
+                            <td class="wide-only">${duration(s)}</td><td class="num wide-only">${s
+                              .bytes_in} / ${s
                               .bytes_out}</td>
                           </tr>
               `
