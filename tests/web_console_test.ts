@@ -198,6 +198,9 @@ Deno.test({
         await page.getByRole("heading", { name: "Replay" }).waitFor();
         // The player replays the recording: the answer appears in its terminal.
         await page.locator(".ap-player").getByText("42").first().waitFor({ timeout: 30_000 });
+        // ... up to python's answer after the resize (the recording's size change included).
+        await page.locator(".ap-player").getByText(/os\.terminal_size\(columns=\d+/).first()
+          .waitFor({ timeout: 30_000 });
         const cast = page.getByRole("link", { name: "Download .cast" });
         assert.equal(await cast.getAttribute("href"), `/api/sessions/${consoleSession}/cast`);
         await browser.shot(page, "07-session-replay");
