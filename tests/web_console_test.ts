@@ -64,6 +64,11 @@ Deno.test({
       await t.step("sign in", async () => {
         await page.goto(gw.apiUrl);
         await page.getByRole("heading", { name: "Sign in to hoop" }).waitFor();
+        // A wrong password: the API's message in place, no navigation.
+        await page.getByLabel("Email").fill(admin.email);
+        await page.getByLabel("Password").fill("not-the-password");
+        await page.getByRole("button", { name: "Sign in" }).click();
+        await page.getByRole("alert").waitFor();
         await browser.shot(page, "01-sign-in");
         await signIn(page, gw.apiUrl, admin.email, admin.password);
         assert.match(await page.locator("header .email").innerText(), /admin@example\.com/);
