@@ -177,6 +177,12 @@ Deno.test({
           await page.locator(".term-box").click();
           await page.keyboard.type("print(6*7)\n");
           await screen.getByText(/^42$/).first().waitFor();
+          // Meanwhile the sessions page, in another tab, lists the console as running, live.
+          const audit = await browser.newPage();
+          await audit.goto(`${gw.apiUrl}/sessions`);
+          const running = audit.locator(".running li", { hasText: "py" });
+          await running.waitFor({ timeout: 20_000 });
+          assert.match(await running.innerText(), /console/);
           const sizeShown = () => page.locator(".status .hint").innerText();
           const before = await sizeShown();
           await page.setViewportSize({ width: 900, height: 640 });
@@ -191,6 +197,9 @@ Deno.test({
           await browser.shot(page, "06-terminal");
           await page.keyboard.type("exit(3)\n");
           await page.locator(".exit-code", { hasText: "3" }).waitFor({ timeout: 20_000 });
+          await running.waitFor({ state: "detached", timeout: 20_000 });
+          await audit.getByText("No session is running.").waitFor();
+          await audit.close();
           consoleSession = (await page.getByRole("link", { name: "session record" }).getAttribute(
             "href",
           ))!.split("/").pop()!;

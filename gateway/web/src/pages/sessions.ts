@@ -3,6 +3,7 @@ import { html } from "htm/preact";
 import { useEffect, useState } from "preact/hooks";
 import type { Session } from "../../../../proto/api_types.ts";
 import { api } from "../api.ts";
+import { runningSessions } from "../live.ts";
 import { location, navigate, queryOf } from "../router.ts";
 import { Badge, ErrorBox, Link, Page, when } from "../ui.ts";
 
@@ -23,6 +24,31 @@ function toLocalInput(iso: string | null): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${
     pad(d.getMinutes())
   }`;
+}
+
+/** Sessions open right now, from the event stream: they appear and go without a reload. */
+function Running() {
+  const open = runningSessions.value;
+  return html`<section class="running" aria-labelledby="running-h">
+    <h2 id="running-h">Running now</h2>
+    ${
+    !open
+      ? html`<p aria-busy="true">Loading…</p>`
+      : open.length === 0
+      ? html`<p class="empty">No session is running.</p>`
+      : html`<ul class="running-list">${
+        open.map((s) =>
+          html`
+            <li data-running=${s.id}>
+              <${Link} href=${`/sessions/${s.id}`}>${s.connection}</${Link}>
+                      <span>${s.verb}</span> <span>${s.user}</span> <span class="hint">since ${when(
+                        s.started_at,
+                      )}</span></li>
+          `
+        )
+      }</ul>`
+  }
+  </section>`;
 }
 
 export function Sessions() {
@@ -51,6 +77,7 @@ export function Sessions() {
     navigate(`/sessions${q.size ? `?${q}` : ""}`);
   };
   return html`<${Page} title="Sessions">
+    <${Running} />
     <form class="filters" onSubmit=${apply} aria-label="Filter sessions">
       <div><label for="f-user">User</label><input id="f-user" name="user" type="text" value=${
     query.get("user") ?? ""
