@@ -18,6 +18,10 @@ import {
   parseHandshakeResponse,
 } from "../proto/mysql/mod.ts";
 import { parseMysqlUri } from "../proto/mysql_uri.ts";
+import { NodeSocketConn } from "../proto/node_socket_conn.ts";
+import { makeTestCerts } from "./_tls.ts";
+import net from "node:net";
+import tls from "node:tls";
 
 const PASSWORD = "sha2-Secret-pw";
 const SCRAMBLE = new Uint8Array(20).map((_, i) => 0x21 + i);
@@ -37,7 +41,7 @@ function fastPathMatches(answer: Uint8Array): boolean {
   return answer.length === 32 && answer.every((b, i) => (b ^ mix[i]) === p1[i]);
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array) {
+async function writeAll(conn: { write(p: Uint8Array): Promise<number> }, bytes: Uint8Array) {
   for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
 }
 
@@ -118,25 +122,104 @@ function fakeServer(cached: boolean) {
   return { port, seen, done };
 }
 
-async function login(port: number, password: string) {
+/**
+ * A fake that offers TLS and, after the client's `SSLRequest` and the TLS
+ * handshake, asks for the full authentication: over TLS the client must send
+ * the password in clear (NUL-terminated), as MySQL 8 expects.
+ */
+function fakeTlsServer(certFile: string, keyFile: string) {
+  const seen: string[] = [];
+  const server = net.createServer();
+  const listening = new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const done = new Promise<void>((resolve, reject) => {
+    server.once("connection", (sock) => {
+      server.close();
+      serve(sock).then(resolve, reject).finally(() => sock.destroy());
+    });
+  });
+  async function serve(sock: net.Socket) {
+    const plain = new NodeSocketConn(sock);
+    await writeAll(
+      plain,
+      encodePacket(
+        0,
+        encodeGreeting({
+          protocol: 10,
+          serverVersion: "8.4.0-fake",
+          connectionId: 77,
+          scramble: SCRAMBLE,
+          capabilities: 0xffffffff & ~Capability.COMPRESS,
+          mariadbCapabilities: 0,
+          charset: 255,
+          status: 2,
+          authPlugin: "caching_sha2_password",
+        }),
+      ),
+    );
+    const plainReader = new PacketReader(plain);
+    const ssl = (await plainReader.next(1 << 16))!;
+    assert.ok(parseHandshakeResponse(ssl.payload).sslRequest, "no SSLRequest first");
+    // The ClientHello may already be read: hand it back to the socket for TLS.
+    const early = new Uint8Array([...plainReader.leftover(), ...plain.detach()]);
+    if (early.length) sock.unshift(early);
+    const secure = new tls.TLSSocket(sock, {
+      isServer: true,
+      cert: await Deno.readTextFile(certFile),
+      key: await Deno.readTextFile(keyFile),
+    });
+    await new Promise<void>((r, j) => {
+      secure.once("secure", r);
+      secure.once("error", j);
+    });
+    seen.push("tls");
+    const conn = new NodeSocketConn(secure);
+    const r = new PacketReader(conn);
+    const login = (await r.next(1 << 16))!;
+    await writeAll(conn, encodePacket(login.lastSeq + 1, Uint8Array.of(0x01, 0x04)));
+    const clear = (await r.next(1 << 16))!;
+    const ok = new TextDecoder().decode(clear.payload) === PASSWORD + "\0";
+    seen.push(ok ? "clear password over tls" : "wrong password");
+    await writeAll(
+      conn,
+      encodePacket(
+        clear.lastSeq + 1,
+        ok ? encodeOk() : encodeErr({ code: 1045, sqlstate: "28000", message: "Access denied" }),
+      ),
+    );
+  }
+  return {
+    seen,
+    done,
+    port: listening.then(() => (server.address() as net.AddressInfo).port),
+  };
+}
+
+async function login(port: number, password: string, query = "ssl-mode=DISABLED") {
   const cfg = parseMysqlUri(
-    `mysql://app:${encodeURIComponent(password)}@127.0.0.1:${port}/app?ssl-mode=DISABLED`,
+    `mysql://app:${encodeURIComponent(password)}@127.0.0.1:${port}/app?${query}`,
   );
   const server = await openMysql(cfg, AbortSignal.timeout(20_000));
+  let conn = server.conn;
   try {
     assert.equal(server.greeting.connectionId, 77);
-    return await loginMysql(server, cfg, {
+    const done = await loginMysql(server, cfg, {
       capabilities: 0xffffffff,
       mariadbCapabilities: 0,
       charset: 45,
       maxPacket: 1 << 24,
     });
+    conn = done.conn;
+    return done.ok;
   } finally {
-    server.conn.close();
+    try {
+      conn.close();
+    } catch {
+      // The plain socket was taken over by TLS.
+    }
   }
 }
 
-Deno.test("caching_sha2_password with a fake MySQL 8 server: fast path, full auth with RSA, refusal", async (t) => {
+Deno.test("caching_sha2_password with a fake MySQL 8 server: fast path, full auth with RSA or over TLS, refusal", async (t) => {
   await t.step("fast path: the scramble matches, then OK", async () => {
     const fake = fakeServer(true);
     const ok = await login(fake.port, PASSWORD);
@@ -160,4 +243,19 @@ Deno.test("caching_sha2_password with a fake MySQL 8 server: fast path, full aut
     });
     await fake.done;
   });
+  await t.step(
+    "full authentication over TLS (ssl-mode=VERIFY_CA): the password in clear",
+    async () => {
+      await using certs = await makeTestCerts();
+      const fake = fakeTlsServer(certs.certFile, certs.keyFile);
+      const ok = await login(
+        await fake.port,
+        PASSWORD,
+        `ssl-mode=VERIFY_CA&ssl-ca=${encodeURIComponent(certs.caCertFile)}`,
+      );
+      await fake.done;
+      assert.equal(ok[0], 0x00);
+      assert.deepEqual(fake.seen, ["tls", "clear password over tls"]);
+    },
+  );
 });
