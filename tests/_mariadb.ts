@@ -23,7 +23,7 @@ export interface MariaDbServer extends AsyncDisposable {
   createUser(
     user: string,
     password: string,
-    opts?: { plugin?: "mysql_native_password" | "ed25519"; db?: string },
+    opts?: { plugin?: "mysql_native_password" | "ed25519"; db?: string; requireSsl?: boolean },
   ): Promise<string>;
   stop(): Promise<void>;
 }
@@ -67,12 +67,25 @@ async function run(cmd: string, args: string[], opts: { asMysql?: boolean; stdin
   return text;
 }
 
+/** Options of {@linkcode startMariaDb}. */
+export interface MariaDbOptions {
+  /** Serve TLS with this certificate and key (PEM files readable by the `mysql` user). */
+  tls?: { certFile: string; keyFile: string };
+}
+
 /** Start a server; stop it with `stop()` or `await using`. */
-export async function startMariaDb(): Promise<MariaDbServer> {
+export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDbServer> {
   const dir = await Deno.makeTempDir({ prefix: "hoop-mariadb-" });
   const data = `${dir}/data`;
   const socket = `${dir}/mysqld.sock`;
   if (Deno.uid() === 0) await run("chown", ["mysql:mysql", dir]);
+  // The server reads its certificate as the mysql user: copies live in its own dir.
+  const tls = opts.tls && { certFile: `${dir}/server-cert.pem`, keyFile: `${dir}/server-key.pem` };
+  if (opts.tls && tls) {
+    await Deno.copyFile(opts.tls.certFile, tls.certFile);
+    await Deno.copyFile(opts.tls.keyFile, tls.keyFile);
+    if (Deno.uid() === 0) await run("chown", ["mysql:mysql", tls.certFile, tls.keyFile]);
+  }
   await run("mariadb-install-db", [
     `--datadir=${data}`,
     "--auth-root-authentication-method=socket",
@@ -94,6 +107,7 @@ export async function startMariaDb(): Promise<MariaDbServer> {
       "--innodb-buffer-pool-size=64M",
       "--innodb-log-file-size=16M",
       "--plugin-load-add=auth_ed25519",
+      ...(tls ? [`--ssl-cert=${tls.certFile}`, `--ssl-key=${tls.keyFile}`] : []),
     ],
     stdin: "null",
     stdout: "piped",
@@ -147,7 +161,8 @@ export async function startMariaDb(): Promise<MariaDbServer> {
         ? `IDENTIFIED VIA ed25519 USING PASSWORD('${password}')`
         : `IDENTIFIED VIA mysql_native_password USING PASSWORD('${password}')`;
       await sql(
-        `CREATE DATABASE IF NOT EXISTS \`${db}\`; CREATE USER '${user}'@'%' ${auth}; ` +
+        `CREATE DATABASE IF NOT EXISTS \`${db}\`; CREATE USER '${user}'@'%' ${auth}` +
+          `${opts.requireSsl ? " REQUIRE SSL" : ""}; ` +
           `GRANT ALL ON \`${db}\`.* TO '${user}'@'%'; GRANT PROCESS ON *.* TO '${user}'@'%';`,
       );
       return `mysql://${user}:${encodeURIComponent(password)}@127.0.0.1:${port}/${db}`;

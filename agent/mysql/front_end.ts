@@ -92,7 +92,7 @@ export async function serveMysql(
         "08S01",
       );
     }
-    const ok = await loginMysql(opened, cfg, {
+    const done = await loginMysql(opened, cfg, {
       capabilities: resp.capabilities,
       mariadbCapabilities: resp.mariadbCapabilities,
       charset: resp.charset,
@@ -100,9 +100,11 @@ export async function serveMysql(
       database: resp.database,
       attrs: resp.attrs,
     });
-    const extra = opened.reader.leftover();
-    if (extra.length) await writeAll(client, extra); // nothing is expected before a command
-    await writeAll(client, encodePacket(clientSeq, ok));
+    upstream = done.conn;
+    await writeAll(client, encodePacket(clientSeq, done.ok));
+    // Nothing is expected from the server before a command; whatever came follows the OK.
+    const extra = done.reader.leftover();
+    if (extra.length) await writeAll(client, extra);
     spliced = true;
     opts.log.debug("mysql login done", { server_thread: g.connectionId });
     const filtered = new CommandFilter(client, clientReader.leftover());

@@ -65,7 +65,12 @@ export interface OpenedServer {
   greeting: Greeting;
   /** Sequence id of the next packet the agent sends. */
   seq: number;
-  tls: boolean;
+  /**
+   * Present when `ssl-mode` asks for TLS: sends the `SSLRequest` (whose
+   * capabilities the server keeps for the whole login, so it is built with
+   * the login's own) and resolves with the encrypted connection.
+   */
+  startTls?: (sslRequest: Uint8Array) => Promise<Deno.Conn>;
 }
 
 const addr = (cfg: MysqlUri) => formatHostPort({ hostname: cfg.host, port: cfg.port });
@@ -111,23 +116,10 @@ async function readGreeting(conn: Deno.Conn, cfg: MysqlUri) {
   return { reader, greeting: parseGreeting(msg.payload), seq: msg.lastSeq + 1 };
 }
 
-/** The 32-byte `SSLRequest` for `caps`. */
-function sslRequest(caps: number, charset: number): Uint8Array {
-  return encodeHandshakeResponse({
-    capabilities: caps | Capability.SSL,
-    maxPacket: 0x1000000,
-    charset,
-    mariadbCapabilities: 0,
-    sslRequest: true,
-    user: "",
-    authResponse: new Uint8Array(0),
-  });
-}
-
 /**
- * Dial the server of `cfg` and read its greeting; with TLS (per `ssl-mode`)
- * the `SSLRequest` is sent and the handshake done, using `caps` and `charset`
- * as the client's (the same go into the login later).
+ * Dial the server of `cfg` and read its greeting. When `ssl-mode` asks for
+ * TLS and the server offers it, the result's `startTls` does the upgrade at
+ * the login; a server without TLS fails here for the modes that require it.
  */
 export async function openMysql(cfg: MysqlUri, signal: AbortSignal): Promise<OpenedServer> {
   let tcp: Deno.TcpConn;
@@ -146,37 +138,36 @@ export async function openMysql(cfg: MysqlUri, signal: AbortSignal): Promise<Ope
   }
   const hasSsl = (first.greeting.capabilities & Capability.SSL) !== 0;
   if (cfg.sslMode === "DISABLED" || (cfg.sslMode === "PREFERRED" && !hasSsl)) {
-    return { conn: tcp, ...first, tls: false };
+    return { conn: tcp, ...first };
   }
   if (!hasSsl) {
     tcp.close();
     throw tlsFailed(cfg, `the server does not support SSL, but ssl-mode is ${cfg.sslMode}`);
   }
-  const charset = first.greeting.charset || 45;
   if (cfg.sslMode === "VERIFY_CA" || cfg.sslMode === "VERIFY_IDENTITY") {
+    let caCerts: string[] | undefined;
     try {
-      const caCerts = cfg.sslCa ? [await Deno.readTextFile(cfg.sslCa)] : undefined;
-      await writeAll(
-        tcp,
-        encodePacket(first.seq, sslRequest(first.greeting.capabilities, charset)),
-      );
-      const secure = await Deno.startTls(tcp, {
-        hostname: cfg.host,
-        caCerts,
-        unsafelyDisableHostnameVerification: cfg.sslMode !== "VERIFY_IDENTITY",
-      });
-      await secure.handshake();
-      return {
-        conn: secure,
-        reader: new PacketReader(secure),
-        greeting: first.greeting,
-        seq: first.seq + 1,
-        tls: true,
-      };
+      caCerts = cfg.sslCa ? [await Deno.readTextFile(cfg.sslCa)] : undefined;
     } catch (err) {
-      closeQuietly(tcp);
-      throw tlsFailed(cfg, describeNetError(err), err);
+      tcp.close();
+      throw tlsFailed(cfg, `cannot read ssl-ca "${cfg.sslCa}": ${describeNetError(err)}`, err);
     }
+    const startTls = async (request: Uint8Array) => {
+      try {
+        await writeAll(tcp, encodePacket(first.seq, request));
+        const secure = await Deno.startTls(tcp, {
+          hostname: cfg.host,
+          caCerts,
+          unsafelyDisableHostnameVerification: cfg.sslMode !== "VERIFY_IDENTITY",
+        });
+        await secure.handshake();
+        return secure;
+      } catch (err) {
+        closeQuietly(tcp);
+        throw tlsFailed(cfg, describeNetError(err), err);
+      }
+    };
+    return { conn: tcp, ...first, startTls };
   }
   // Unverified TLS (PREFERRED, REQUIRED) needs node:tls, which cannot take over
   // Deno's socket: start again on a node socket.
@@ -190,36 +181,27 @@ export async function openMysql(cfg: MysqlUri, signal: AbortSignal): Promise<Ope
       sock.once("error", reject);
     });
     const plain = new NodeSocketConn(sock);
-    let again;
-    try {
-      again = await readGreeting(plain, cfg);
-      await writeAll(
-        plain,
-        encodePacket(
-          again.seq,
-          sslRequest(again.greeting.capabilities, again.greeting.charset || 45),
-        ),
-      );
-    } finally {
-      plain.detach();
-    }
-    const secure = tls.connect({
-      socket: sock,
-      rejectUnauthorized: false,
-      servername: net.isIP(cfg.host) ? undefined : cfg.host,
-    });
-    await new Promise<void>((resolve, reject) => {
-      secure.once("secureConnect", resolve);
-      secure.once("error", reject);
-    });
-    const conn = new NodeSocketConn(secure);
-    return {
-      conn,
-      reader: new PacketReader(conn),
-      greeting: again.greeting,
-      seq: again.seq + 1,
-      tls: true,
+    const again = await readGreeting(plain, cfg);
+    const startTls = async (request: Uint8Array) => {
+      try {
+        await writeAll(plain, encodePacket(again.seq, request));
+        plain.detach();
+        const secure = tls.connect({
+          socket: sock,
+          rejectUnauthorized: false,
+          servername: net.isIP(cfg.host) ? undefined : cfg.host,
+        });
+        await new Promise<void>((resolve, reject) => {
+          secure.once("secureConnect", resolve);
+          secure.once("error", reject);
+        });
+        return new NodeSocketConn(secure);
+      } catch (err) {
+        sock.destroy();
+        throw tlsFailed(cfg, describeNetError(err), err);
+      }
     };
+    return { conn: plain, ...again, startTls };
   } catch (err) {
     sock.destroy();
     if (err instanceof MysqlConnectError) throw err;
@@ -240,16 +222,25 @@ export interface LoginRequest {
   attrs?: Uint8Array;
 }
 
+/** A logged-in server connection (encrypted when `ssl-mode` said so). */
+export interface LoggedIn {
+  conn: Deno.Conn;
+  reader: PacketReader;
+  /** The server's final OK body. */
+  ok: Uint8Array;
+  tls: boolean;
+}
+
 /**
- * Log in to `server` as the URI's user. Resolves with the server's final OK
- * body; throws {@linkcode MysqlConnectError} with the server's code and
+ * Log in to `server` as the URI's user. Resolves with the connection and the
+ * server's final OK body; throws {@linkcode MysqlConnectError} with the server's code and
  * message when it refuses.
  */
 export async function loginMysql(
   server: OpenedServer,
   cfg: MysqlUri,
   req: LoginRequest,
-): Promise<Uint8Array> {
+): Promise<LoggedIn> {
   const g = server.greeting;
   const database = cfg.database || req.database || "";
   let caps = (req.capabilities & g.capabilities) |
@@ -257,7 +248,8 @@ export async function loginMysql(
   caps &= ~(Capability.COMPRESS | Capability.ZSTD_COMPRESSION | Capability.LOCAL_FILES |
     Capability.CONNECT_WITH_DB | Capability.SSL);
   if (database) caps |= Capability.CONNECT_WITH_DB;
-  if (server.tls) caps |= Capability.SSL;
+  const tls = server.startTls !== undefined;
+  if (tls) caps |= Capability.SSL;
   if (!(g.capabilities & Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA)) {
     caps &= ~Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA;
   }
@@ -278,8 +270,13 @@ export async function loginMysql(
     authPlugin: plugin,
     attrs: req.attrs,
   });
-  const { conn, reader } = server;
-  await writeAll(conn, encodePacket(server.seq, body));
+  let { conn, reader, seq } = server;
+  if (server.startTls) {
+    conn = await server.startTls(body.subarray(0, 32));
+    reader = new PacketReader(conn);
+    seq++;
+  }
+  await writeAll(conn, encodePacket(seq, body));
   const refused = (message: string, errno = 1045, sqlstate = "28000") =>
     new MysqlConnectError("unauthenticated", message, errno, sqlstate);
   for (let round = 0; round < MAX_AUTH_ROUNDS; round++) {
@@ -287,7 +284,7 @@ export async function loginMysql(
     if (!msg) throw refused(`${addr(cfg)} closed the connection during the login`, 2013, "08S01");
     const p = msg.payload;
     const next = (answer: Uint8Array) => writeAll(conn, encodePacket(msg.lastSeq + 1, answer));
-    if (p[0] === Header.OK) return p;
+    if (p[0] === Header.OK) return { conn, reader, ok: p, tls };
     if (p[0] === Header.ERR) {
       const e = parseErr(p);
       throw refused(e.message, e.code, e.sqlstate);
@@ -304,7 +301,7 @@ export async function loginMysql(
       }
       plugin = sw.plugin;
       scramble = sw.data;
-      if (sw.plugin === "mysql_clear_password" && !server.tls) {
+      if (sw.plugin === "mysql_clear_password" && !tls) {
         throw refused(
           'the server asks for the password in clear ("mysql_clear_password") without TLS: use ssl-mode=REQUIRED',
           1251,
@@ -318,7 +315,7 @@ export async function loginMysql(
       if (p[1] === 3) continue; // fast path succeeded: the OK follows
       if (p[1] === 4) {
         // Full authentication: the password in clear over TLS, else RSA-encrypted.
-        if (server.tls) {
+        if (tls) {
           await next(new TextEncoder().encode(cfg.password + "\0"));
           continue;
         }
