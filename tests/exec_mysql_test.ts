@@ -12,7 +12,7 @@ const HAVE = await haveMariaDb();
 if (!HAVE) console.warn("exec_mysql_test skipped: mariadbd is not installed");
 
 Deno.test({
-  name: "hoop exec on a mysql connection; COM_CHANGE_USER is refused",
+  name: "hoop exec on a mysql connection; COM_CHANGE_USER and LOAD DATA LOCAL are refused",
   ignore: !HAVE,
   // mysql2 keeps timers after end(); every connection is ended explicitly.
   sanitizeResources: false,
@@ -71,7 +71,7 @@ Deno.test({
       assert.match(r.stderr, /^hoop: ERROR 1146 \(42S02\): Table 'app\.nope' doesn't exist\n/);
     });
 
-    await t.step("COM_CHANGE_USER is refused with an ERR; the session keeps its user", async () => {
+    await t.step("COM_CHANGE_USER and LOAD DATA LOCAL are refused; the user stays", async () => {
       await using tunnel = await startConnect("my", { env: admin.env });
       const conn = await mysql.createConnection({
         host: "127.0.0.1",
@@ -88,6 +88,26 @@ Deno.test({
       } finally {
         await conn.end().catch(() => {});
       }
+      // LOAD DATA LOCAL INFILE: the client is not offered CLIENT_LOCAL_FILES, so the server
+      // refuses the statement itself and no file of the client's machine is read.
+      const load = await new Deno.Command("mariadb", {
+        args: [
+          "--no-defaults",
+          "-h",
+          "127.0.0.1",
+          "-P",
+          String(tunnel.port),
+          "-u",
+          "x",
+          "--local-infile=1",
+          "-e",
+          "LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE items",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.notEqual(load.code, 0);
+      assert.match(new TextDecoder().decode(load.stderr), /local infile|not allowed/i);
       const again = await mysql.createConnection({
         host: "127.0.0.1",
         port: tunnel.port,

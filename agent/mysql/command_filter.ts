@@ -59,6 +59,8 @@ export class CommandFilter {
       }
       const out = await this.#filter(chunk);
       if (out.length === 0) continue;
+      // The usual case, nothing dropped or carried: the bytes are already in place.
+      if (out.buffer === buf.buffer && out.byteOffset === buf.byteOffset) return out.length;
       return this.#take(out.slice(), buf);
     }
   }
