@@ -24,7 +24,7 @@ Deno.test({
     const admin = await signupAdmin(gw);
     const key = (await hoopOk(["admin", "create", "agent", "dev"], { env: admin.env })).stdout
       .trim();
-    await using _agent = await startAgent(key);
+    await using agent = await startAgent(key);
     await hoopOk(["admin", "create", "connection", "my", "--agent", "dev", "--mysql", url], {
       env: admin.env,
     });
@@ -121,6 +121,32 @@ Deno.test({
       } finally {
         await again.end().catch(() => {});
       }
+    });
+
+    await t.step("a session the gateway cannot open is the client's error line", async () => {
+      await using tunnel = await startConnect("my", { env: admin.env });
+      await agent.stop();
+      const r = await new Deno.Command("mariadb", {
+        args: [
+          "--no-defaults",
+          "-h",
+          "127.0.0.1",
+          "-P",
+          String(tunnel.port),
+          "-u",
+          "x",
+          "-e",
+          "SELECT 1",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.notEqual(r.code, 0);
+      // The client (Connector/C 3.4 tries TLS first) quotes the ERR that came instead of a greeting.
+      assert.match(
+        new TextDecoder().decode(r.stderr),
+        /1043 - hoop: Cannot open a session on connection "my": agent "dev" is offline/,
+      );
     });
   },
 });

@@ -11,6 +11,7 @@ import { describeNetError } from "../../proto/net_error.ts";
 import { closeQuietly, writeAll } from "../../proto/bytes.ts";
 import { acceptLoop } from "../../proto/accept_loop.ts";
 import { encodeErrorResponse, negotiateStartup } from "../../proto/pgwire/mod.ts";
+import { encodeErr, encodePacket, ErrorCode } from "../../proto/mysql/mod.ts";
 import { Semaphore } from "../../proto/semaphore.ts";
 import { splice } from "../../proto/splice.ts";
 import { type ApiClient, type Connection, loadTlsCa } from "../api_client.ts";
@@ -200,6 +201,17 @@ async function relayOne(
     const first = await startup;
     if (first?.ok && first.value?.packet.kind === "startup") {
       await writeAll(local, encodeErrorResponse("FATAL", "08006", message)).catch(() => {});
+    }
+    if (conn.type === "mysql") {
+      // A MySQL client waits for the server's greeting: an ERR in its place is its error line.
+      const denied = err instanceof HoopError &&
+        (err.code === "permission_denied" || err.code === "unauthenticated");
+      const packet = encodeErr({
+        code: denied ? ErrorCode.ACCESS_DENIED : ErrorCode.HANDSHAKE,
+        sqlstate: denied ? "28000" : "08S01",
+        message: `hoop: ${message}`,
+      });
+      await writeAll(local, encodePacket(0, packet)).catch(() => {});
     }
     closeQuietly(local);
     return;
