@@ -44,6 +44,13 @@ const HIDDEN_CAPABILITIES = Capability.SSL | Capability.COMPRESS | Capability.ZS
   Capability.LOCAL_FILES;
 
 /**
+ * MariaDB's extended capabilities the client is never offered: bulk execution
+ * (`COM_STMT_BULK_EXECUTE`, arrays of parameters) and the former `COM_MULTI`,
+ * which the audit does not decode; clients then send one execution per row.
+ */
+const HIDDEN_MARIADB_CAPABILITIES = (1 << 1) | (1 << 2);
+
+/**
  * Serve one MySQL client connection: open the real server of `server`, greet
  * the client with it, take the client's login, log in as the URI's user,
  * then splice. Rejects (after an ERR packet to the client) when the URI is
@@ -73,6 +80,7 @@ export async function serveMysql(
         encodeGreeting({
           ...g,
           capabilities: (g.capabilities & ~HIDDEN_CAPABILITIES) >>> 0,
+        mariadbCapabilities: g.mariadbCapabilities & ~HIDDEN_MARIADB_CAPABILITIES,
           scramble: crypto.getRandomValues(new Uint8Array(20)),
           authPlugin: "mysql_native_password",
         }),
