@@ -80,7 +80,7 @@ export async function serveMysql(
         encodeGreeting({
           ...g,
           capabilities: (g.capabilities & ~HIDDEN_CAPABILITIES) >>> 0,
-        mariadbCapabilities: g.mariadbCapabilities & ~HIDDEN_MARIADB_CAPABILITIES,
+          mariadbCapabilities: g.mariadbCapabilities & ~HIDDEN_MARIADB_CAPABILITIES,
           scramble: crypto.getRandomValues(new Uint8Array(20)),
           authPlugin: "mysql_native_password",
         }),
