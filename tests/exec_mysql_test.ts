@@ -58,6 +58,18 @@ Deno.test({
       assert.equal(csv.stdout, 'id,name,price,doc\n1,pen,1.50,"{""a"":1}"\n2,,20.00,\n');
     });
 
+    await t.step("binary columns print as hex", async () => {
+      const r = await hoopOk([
+        "exec",
+        "my",
+        "-i",
+        "SELECT CAST(X'00ff41' AS BINARY) AS b, 'text' AS t",
+        "-o",
+        "csv",
+      ], { env: admin.env });
+      assert.equal(r.stdout, "b,t\n0x00ff41,text\n");
+    });
+
     await t.step("several statements in one input, each result printed", async () => {
       const two = await hoopOk(["exec", "my", "-i", "UPDATE items SET id = id; SELECT 7 AS n"], {
         env: admin.env,

@@ -8,7 +8,7 @@
  */
 import { writeAll } from "../bytes.ts";
 import { HoopError } from "../errors.ts";
-import { Command } from "./commands.ts";
+import { Command, FieldType } from "./commands.ts";
 import {
   Capability,
   encodeHandshakeResponse,
@@ -71,11 +71,46 @@ export function parseColumnDefinition(body: Uint8Array): ColumnDefinition {
   return { name, type, flags, charset, decimals };
 }
 
-/** Parse a text-protocol row of `count` columns. */
-export function parseTextRow(body: Uint8Array, count: number): (string | null)[] {
+/** The `binary` collation: bytes, not text. */
+const BINARY_CHARSET = 63;
+
+/** Column types whose text-protocol value is bytes when the column's charset is binary. */
+const STRING_TYPES: ReadonlySet<number> = new Set([
+  FieldType.VARCHAR,
+  FieldType.VAR_STRING,
+  FieldType.STRING,
+  FieldType.TINY_BLOB,
+  FieldType.MEDIUM_BLOB,
+  FieldType.LONG_BLOB,
+  FieldType.BLOB,
+  FieldType.GEOMETRY,
+  FieldType.BIT,
+]);
+
+/** True for a column of bytes (`VARBINARY`, `BLOB`, `BIT`...): shown as hex, `0x...`. */
+export function isBinaryColumn(c: ColumnDefinition): boolean {
+  return c.charset === BINARY_CHARSET && STRING_TYPES.has(c.type);
+}
+
+/**
+ * Parse a text-protocol row of `count` columns; with `columns`, the values
+ * of binary columns are hex (`0x0102ff`), as `mariadb --binary-as-hex`.
+ */
+export function parseTextRow(
+  body: Uint8Array,
+  count: number,
+  columns?: ColumnDefinition[],
+): (string | null)[] {
   const c = new Cursor(body);
   const row: (string | null)[] = [];
-  for (let i = 0; i < count; i++) row.push(c.lenencString("a column value"));
+  for (let i = 0; i < count; i++) {
+    if (columns && isBinaryColumn(columns[i])) {
+      const b = c.lenencBytes("a column value");
+      row.push(
+        b === null ? null : "0x" + Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(""),
+      );
+    } else row.push(c.lenencString("a column value"));
+  }
   return row;
 }
 
@@ -175,7 +210,7 @@ export async function mysqlTextQuery(conn: Deno.Conn, sql: string): Promise<Mysq
         const e = parseErr(p);
         throw new MysqlQueryError(e.code, e.sqlstate, e.message, results);
       }
-      rows.push(parseTextRow(p, count));
+      rows.push(parseTextRow(p, count, columns));
     }
     results.push({ columns, rows, command: "" });
     if (!(status & MORE_RESULTS)) return results;
