@@ -41,7 +41,9 @@ Options:
                      values: int2/int4/int8, float4/float8 and numeric as numbers (int8
                      beyond 2^53 and numeric past 15 significant digits stay strings, so no
                      digit is lost; so do NaN and Infinity), bool as true/false, json/jsonb parsed,
-                     NULL as null, other types as their text
+                     NULL as null, other types as their text; mysql: integer types, DECIMAL,
+                     FLOAT/DOUBLE typed the same way, JSON parsed (MySQL; MariaDB sends it as
+                     text), binary columns (VARBINARY, BLOB, BIT) as 0x hex in every format
 ${API_URL_HELP}
 
 Examples:
