@@ -40,6 +40,8 @@ interface Prepared {
   sql: string;
   params: number;
   types?: number[];
+  /** Parameters sent with `COM_STMT_SEND_LONG_DATA` since the last execution. */
+  longData: Set<number>;
 }
 
 const dec = new TextDecoder();
@@ -103,6 +105,16 @@ export class MysqlStatementTap {
       case Command.STMT_EXECUTE:
         this.#execute(body, cut);
         break;
+      case Command.STMT_SEND_LONG_DATA:
+      case Command.STMT_RESET: {
+        if (body.length < 5) break;
+        const view = new DataView(body.buffer, body.byteOffset);
+        const st = this.#prepared.get(view.getUint32(1, true));
+        if (!st) break;
+        if (body[0] === Command.STMT_RESET) st.longData.clear();
+        else if (body.length >= 7) st.longData.add(view.getUint16(5, true));
+        break;
+      }
       case Command.STMT_CLOSE:
         if (body.length >= 5) {
           this.#prepared.delete(new DataView(body.buffer, body.byteOffset).getUint32(1, true));
@@ -123,7 +135,7 @@ export class MysqlStatementTap {
     if (this.#prepared.size >= MAX_MYSQL_TAP_PREPARED) {
       this.#prepared.delete(this.#prepared.keys().next().value!);
     }
-    this.#prepared.set(ok.statementId, { sql, params: ok.params });
+    this.#prepared.set(ok.statementId, { sql, params: ok.params, longData: new Set() });
   }
 
   #execute(body: Uint8Array, cut: boolean): void {
@@ -135,7 +147,8 @@ export class MysqlStatementTap {
       return;
     }
     try {
-      const ex = parseStmtExecute(body, st.params, st.types);
+      const ex = parseStmtExecute(body, st.params, st.types, st.longData);
+      st.longData.clear();
       if (ex.types) st.types = ex.types;
       this.#emit({ kind: "execute", sql: st.sql, params: ex.values });
     } catch (err) {

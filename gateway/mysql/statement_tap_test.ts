@@ -69,3 +69,22 @@ Deno.test("MysqlStatementTap: an execution of an unknown statement says so", () 
   tap.pushClient(encodePacket(0, execute(9, [])));
   assert.deepEqual(seen, [{ kind: "execute", sql: "-- prepared statement 9, not seen prepared" }]);
 });
+
+Deno.test("MysqlStatementTap: a parameter sent as long data is named, the others decoded", () => {
+  const seen: MysqlTappedStatement[] = [];
+  const tap = new MysqlStatementTap((s) => seen.push(s));
+  tap.pushClient(encodePacket(0, command(0x16, "INSERT INTO t VALUES (?, ?)")));
+  tap.pushServer(encodePacket(1, prepareOk(3, 2)));
+  const longData = new BodyWriter().u8(0x18).u32(3).u16(0).bytes(enc.encode("big")).finish();
+  tap.pushClient(encodePacket(0, longData));
+  const int = new BodyWriter().u32(5).finish();
+  tap.pushClient(
+    encodePacket(
+      0,
+      execute(3, [[FieldType.BLOB, new Uint8Array(0)], [FieldType.LONG, int]]).subarray(0),
+    ),
+  );
+  assert.deepEqual(seen, [
+    { kind: "execute", sql: "INSERT INTO t VALUES (?, ?)", params: ["[long data]", "5"] },
+  ]);
+});

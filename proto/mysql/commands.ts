@@ -83,12 +83,14 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 /**
  * Parse a `COM_STMT_EXECUTE` body (command byte included) of a statement with
  * `paramCount` parameters; `previousTypes` are the types of the statement's
- * last execution, used when the client does not send them again.
+ * last execution, used when the client does not send them again; `longData`
+ * the parameters sent before with `COM_STMT_SEND_LONG_DATA`.
  */
 export function parseStmtExecute(
   body: Uint8Array,
   paramCount: number,
   previousTypes?: number[],
+  longData?: ReadonlySet<number>,
 ): StmtExecute {
   const c = new Cursor(body, 1);
   const statementId = c.u32("the statement id");
@@ -113,6 +115,8 @@ export function parseStmtExecute(
   const values: string[] = [];
   for (let i = 0; i < paramCount; i++) {
     if (nulls[i >> 3] & (1 << (i & 7))) values.push("NULL");
+    // Sent before with COM_STMT_SEND_LONG_DATA: the execution carries no value for it.
+    else if (longData?.has(i)) values.push("[long data]");
     else values.push(binaryValue(c, use[i] & 0xff, (use[i] & 0x8000) !== 0));
   }
   return { statementId, types, values };
