@@ -291,7 +291,10 @@ Deno.test("hoop run -- APP must say what it publishes (#11)", async (t) => {
         const r = await hoop(["run", ...flags, "--", "sh", "-c", "echo app-ran"], { env });
         assert.equal(r.code, 2, r.stderr);
         assert.equal(r.stdout, "", "the application never ran");
-        assert.match(r.stderr, /^hoop run: "-- sh" needs one of --postgres, --mysql, --tcp or --command/);
+        assert.match(
+          r.stderr,
+          /^hoop run: "-- sh" needs one of --postgres, --mysql, --tcp or --command/,
+        );
         assert.match(r.stderr, /\nHint: for example "hoop run --name \S+ --command /);
         assert.match(r.stderr, /\nUsage: hoop run /);
       }
