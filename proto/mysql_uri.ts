@@ -75,12 +75,15 @@ export function parseMysqlUri(uri: string): MysqlUri {
   const password = decode(url.password, "password");
   const database = decode(url.pathname.replace(/^\//, ""), "database");
   let sslMode = "PREFERRED";
+  /** As written, for the error: the upper-cased form is only for comparing. */
+  let sslModeText = sslMode;
   let sslCa: string | undefined;
   let connectTimeoutMs = MYSQL_CONNECT_TIMEOUT_MS;
   for (const [k, v] of url.searchParams) {
     switch (k.replaceAll("_", "-").toLowerCase()) {
       case "ssl-mode":
         sslMode = v.toUpperCase();
+        sslModeText = v;
         break;
       case "ssl-ca":
         sslCa = v;
@@ -105,7 +108,7 @@ export function parseMysqlUri(uri: string): MysqlUri {
   if (port === undefined) throw fail(`the port "${url.port}" is invalid`);
   if (!user) throw fail("it names no user");
   if (!SSL_MODES.includes(sslMode as MysqlSslMode)) {
-    throw fail(`ssl-mode "${sslMode}" is not one of ${SSL_MODES.join(", ")}`);
+    throw fail(`ssl-mode "${sslModeText}" is not one of ${SSL_MODES.join(", ")}`);
   }
   if (sslCa !== undefined && sslMode !== "VERIFY_CA" && sslMode !== "VERIFY_IDENTITY") {
     throw fail("ssl-ca needs ssl-mode=VERIFY_CA or VERIFY_IDENTITY");
