@@ -103,6 +103,23 @@ function lastPart(parts: string[]): string {
   return tail.replace(/\s*\(os error \d+\)$/, "");
 }
 
+/**
+ * One HTTP client per private CA for the whole process: `hoop connect` builds
+ * an API client for every local connection (to pick up a new login), and a
+ * fresh `Deno.HttpClient` each time meant a new TLS handshake with the API
+ * per session; a shared one keeps its connections alive between them.
+ */
+const httpClients = new Map<string, Deno.HttpClient>();
+
+function httpClientFor(caCert: string): Deno.HttpClient {
+  let c = httpClients.get(caCert);
+  if (!c) {
+    c = Deno.createHttpClient({ caCerts: [caCert] });
+    httpClients.set(caCert, c);
+  }
+  return c;
+}
+
 /** A client of the gateway API. */
 export class ApiClient {
   readonly apiUrl: string;
@@ -114,7 +131,7 @@ export class ApiClient {
     this.apiUrl = options.apiUrl.replace(/\/+$/, "");
     this.#token = options.token;
     this.source = options.source ?? "default";
-    if (options.caCert) this.#httpClient = Deno.createHttpClient({ caCerts: [options.caCert] });
+    if (options.caCert) this.#httpClient = httpClientFor(options.caCert);
   }
 
   /** True when requests carry a bearer token. */
@@ -142,10 +159,11 @@ export class ApiClient {
     return this.request<T>("DELETE", path, undefined, options);
   }
 
-  /** Release the TLS client, if any. */
-  close(): void {
-    this.#httpClient?.close();
-  }
+  /**
+   * Done with this client. The HTTP client under it is shared for the
+   * process's life (see `httpClientFor`), so nothing is closed here.
+   */
+  close(): void {}
 
   /** Send one request; the answer's JSON, or `undefined` for 204. */
   async request<T>(
