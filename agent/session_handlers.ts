@@ -57,9 +57,9 @@ export async function serveSession(ctx: SessionContext, req: SessionRequest): Pr
       case "tcp":
         return await serveTcp(ctx, req, log);
       case "postgres":
-        return await servePostgresSession(ctx, req, log);
+        return await serveDatabaseSession(ctx, req, log, servePostgres);
       case "mysql":
-        return await serveMysqlSession(ctx, req, log);
+        return await serveDatabaseSession(ctx, req, log, serveMysql);
       case "command":
         return await serveCommand(ctx, req, log);
       default:
@@ -107,34 +107,20 @@ async function serveTcp(ctx: SessionContext, req: SessionRequest, log: Logger): 
   }
 }
 
-async function servePostgresSession(
+/**
+ * A database session (PostgreSQL or MySQL): the agent answers the client's
+ * login itself and logs in to the resource with the connection's URI.
+ */
+async function serveDatabaseSession(
   ctx: SessionContext,
   req: SessionRequest,
   log: Logger,
+  serve: typeof servePostgres | typeof serveMysql,
 ): Promise<void> {
   const data = await dialData(ctx.data, req.ticket, ctx.warm);
   const untrack = ctx.track(req.sid, () => closeQuietly(data));
   try {
-    await servePostgres(data, req.config.uri, {
-      log,
-      splice: (a, b) => splice(a, b),
-      connectionName: req.connection,
-    });
-  } finally {
-    untrack();
-    closeQuietly(data);
-  }
-}
-
-async function serveMysqlSession(
-  ctx: SessionContext,
-  req: SessionRequest,
-  log: Logger,
-): Promise<void> {
-  const data = await dialData(ctx.data, req.ticket, ctx.warm);
-  const untrack = ctx.track(req.sid, () => closeQuietly(data));
-  try {
-    await serveMysql(data, req.config.uri, {
+    await serve(data, req.config.uri, {
       log,
       splice: (a, b) => splice(a, b),
       connectionName: req.connection,

@@ -8,13 +8,13 @@
 import { Hono } from "hono";
 import type * as wire from "../../proto/api_types.ts";
 import { permissionDenied, unauthenticated } from "../../proto/errors.ts";
-import { generateToken, sha256Hex } from "../../proto/keys.ts";
 import { authenticatePassword } from "../auth.ts";
 import { hashPassword } from "../password.ts";
 import { StoreConflictError, StoreNotFoundError } from "../store/store.ts";
 import { requireUser } from "./_auth.ts";
 import { readJsonBody, requiredString } from "./_body.ts";
 import type { ApiContext, ApiEnv } from "./_context.ts";
+import { issueToken } from "../tokens.ts";
 import { assertPasswordLoginAllowed } from "./oidc.ts";
 import { checkPassword, normalizeEmail } from "./_fields.ts";
 import { userView } from "./_views.ts";
@@ -67,20 +67,14 @@ export function authRoutes(ctx: ApiContext): Hono<ApiEnv> {
     if (!found) {
       throw unauthenticated(`Cannot log in as "${email}": wrong email or password`);
     }
-    const token = generateToken();
-    const now = Date.now();
-    const expiresAt = new Date(now + ctx.tokenTtlMs).toISOString();
-    await ctx.store.createToken({
-      id: crypto.randomUUID(),
-      userId: found.id,
-      tokenHash: await sha256Hex(token),
-      createdAt: new Date(now).toISOString(),
-      expiresAt,
-      revokedAt: null,
-    });
+    const issued = await issueToken(ctx.store, found.id, ctx.tokenTtlMs);
     ctx.log.info("user logged in", { user: found.email });
     return c.json(
-      { token, expires_at: expiresAt, user: userView(found) } satisfies wire.LoginResponse,
+      {
+        token: issued.token,
+        expires_at: issued.expiresAt.toISOString(),
+        user: userView(found),
+      } satisfies wire.LoginResponse,
     );
   });
 

@@ -12,12 +12,12 @@
 import { type Context, Hono } from "hono";
 import type * as wire from "../../proto/api_types.ts";
 import { unauthenticated } from "../../proto/errors.ts";
-import { generateToken, sha256Hex } from "../../proto/keys.ts";
 import { authenticatePassword } from "../auth.ts";
 import { StoreNotFoundError } from "../store/store.ts";
 import { requireUser } from "./_auth.ts";
 import { readJsonBody, requiredString } from "./_body.ts";
 import type { ApiContext, ApiEnv } from "./_context.ts";
+import { issueToken } from "../tokens.ts";
 import { assertPasswordLoginAllowed } from "./oidc.ts";
 import { normalizeEmail } from "./_fields.ts";
 import { userView } from "./_views.ts";
@@ -70,25 +70,14 @@ export function webSessionRoutes(ctx: ApiContext): Hono<ApiEnv> {
     if (!found) {
       throw unauthenticated(`Cannot log in as "${email}": wrong email or password`);
     }
-    const token = generateToken();
-    const id = crypto.randomUUID();
-    const now = Date.now();
-    const expiresAt = new Date(now + ctx.tokenTtlMs);
-    await ctx.store.createToken({
-      id,
-      userId: found.id,
-      tokenHash: await sha256Hex(token),
-      createdAt: new Date(now).toISOString(),
-      expiresAt: expiresAt.toISOString(),
-      revokedAt: null,
-    });
+    const issued = await issueToken(ctx.store, found.id, ctx.tokenTtlMs);
     ctx.log.info("user logged in to the console", { user: found.email });
-    setSessionCookie(c, ctx, token, expiresAt);
+    setSessionCookie(c, ctx, issued.token, issued.expiresAt);
     return c.json(
       {
         user: userView(found),
-        csrf_token: await csrfTokenFor(ctx, id),
-        expires_at: expiresAt.toISOString(),
+        csrf_token: await csrfTokenFor(ctx, issued.id),
+        expires_at: issued.expiresAt.toISOString(),
       } satisfies wire.WebSessionResponse,
     );
   });

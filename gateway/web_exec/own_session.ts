@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { closeQuietly } from "../../proto/bytes.ts";
 import { DataSide } from "../../proto/data_header.ts";
 import { DataRefusedError, dialDataPort } from "../../proto/data_dial.ts";
 import { HoopError, notFound } from "../../proto/errors.ts";
@@ -33,6 +34,23 @@ export interface OwnSession {
   conn: Deno.Conn;
   /** Cut the session with `reason` recorded as why it ended. */
   end(reason: string): void;
+}
+
+/**
+ * Tie `session` to `signal`: an abort ends it with the signal's reason as the
+ * recorded cause. The returned function undoes that and closes the
+ * session's connection (the run is over either way).
+ */
+export function endOnAbort(session: OwnSession, signal: AbortSignal): () => void {
+  const onAbort = () => {
+    session.end(String(signal.reason));
+    closeQuietly(session.conn);
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  return () => {
+    signal.removeEventListener("abort", onAbort);
+    closeQuietly(session.conn);
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import type * as wire from "../../proto/api_types.ts";
-import type { OwnSession } from "./own_session.ts";
+import { endOnAbort, type OwnSession } from "./own_session.ts";
 import { concatBytes } from "../../proto/bytes.ts";
 import { FrameReader, FrameType, parseExit, writeFrame } from "../../proto/frames.ts";
 
@@ -31,18 +31,7 @@ export async function runCommand(
   opts: { maxOutputBytes: number; signal: AbortSignal },
 ): Promise<Omit<wire.RunCommandResponse, "session_id">> {
   const conn = session.conn;
-  const cut = () => {
-    try {
-      conn.close();
-    } catch {
-      // Closed already.
-    }
-  };
-  const onAbort = () => {
-    session.end(String(opts.signal.reason));
-    cut();
-  };
-  opts.signal.addEventListener("abort", onAbort, { once: true });
+  const done = endOnAbort(session, opts.signal);
   const sending = (async () => {
     for (let off = 0; off < input.length; off += INPUT_CHUNK_BYTES) {
       await writeFrame(conn, FrameType.STDIN, input.subarray(off, off + INPUT_CHUNK_BYTES));
@@ -85,8 +74,7 @@ export async function runCommand(
       ? String(opts.signal.reason)
       : `the session broke: ${reasonOf(e)}`;
   } finally {
-    opts.signal.removeEventListener("abort", onAbort);
-    cut();
+    done();
   }
   await sending;
   if (exitCode === null && error === undefined) {

@@ -6,7 +6,7 @@
  * @module
  */
 import type * as wire from "../../proto/api_types.ts";
-import type { OwnSession } from "./own_session.ts";
+import { endOnAbort, type OwnSession } from "./own_session.ts";
 import { PgQueryError, type QueryResult, simpleQuery } from "../../proto/pgwire/mod.ts";
 import { cappedConn, OutputCapError } from "./capped_reader.ts";
 
@@ -29,18 +29,7 @@ export async function runSql(
   opts: { maxOutputBytes: number; signal: AbortSignal },
 ): Promise<Omit<wire.RunPostgresResponse, "session_id">> {
   const conn = session.conn;
-  const cut = () => {
-    try {
-      conn.close();
-    } catch {
-      // Closed already.
-    }
-  };
-  const onAbort = () => {
-    session.end(String(opts.signal.reason));
-    cut();
-  };
-  opts.signal.addEventListener("abort", onAbort, { once: true });
+  const done = endOnAbort(session, opts.signal);
   try {
     const results = await simpleQuery(cappedConn(conn, opts.maxOutputBytes), sql);
     return { type: "postgres", results: results.map(resultView), truncated: false };
@@ -72,7 +61,6 @@ export async function runSql(
       : String(err);
     return { type: "postgres", results: [], error: { message: reason }, truncated: false };
   } finally {
-    opts.signal.removeEventListener("abort", onAbort);
-    cut();
+    done();
   }
 }
