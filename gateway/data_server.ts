@@ -2,13 +2,13 @@
  * The data port: clients and agents dial it, present a one-time ticket in the
  * data header (proto/data_header.ts), and the broker pairs and relays them.
  *
- * TLS connections accepted by `Deno.listenTls` cannot turn Nagle's algorithm
- * off, so the gateway's first small write (the status byte) can wait ~40 ms
- * for the peer's delayed ACK of the TLS session tickets. A node:tls server
- * with `setNoDelay` removes that (measured: ~2 ms set-up) but carried bulk
- * data at a third of the speed (91 vs 288 MB/s on a 500 MB COPY), so the
- * Deno listener stays. Peers dial with Nagle off (proto/data_dial.ts), which
- * removed the other ~44 ms.
+ * TLS connections accepted by `Deno.listenTls` have no `setNoDelay`; the
+ * listener gets TCP_NODELAY instead, which its connections inherit
+ * (proto/listen.ts), since with Nagle on the status byte waited ~40 ms for
+ * the peer's delayed ACK. A node:tls server with `setNoDelay` was the other
+ * way measured: ~2 ms set-up, but bulk data at a third of the speed (91 vs
+ * 288 MB/s on a 500 MB COPY). Peers dial with Nagle off (proto/data_dial.ts),
+ * which removed the other ~44 ms.
  *
  * @module
  */
@@ -22,6 +22,7 @@ import {
   writeStatus,
 } from "../proto/data_header.ts";
 import type { HostPort } from "../proto/host_port.ts";
+import { listenNoDelay } from "../proto/listen.ts";
 import type { Logger } from "../proto/log.ts";
 import type { SessionBroker } from "./broker/mod.ts";
 import { WARM_IDLE_MS, type WarmParking } from "./warm_parking.ts";
@@ -46,9 +47,12 @@ export interface DataServerOptions {
 
 /** Listen on `addr` (TLS when `tls` is given) and hand each connection to the broker. */
 export function startDataServer(addr: HostPort, opts: DataServerOptions): DataServer {
-  const listener = opts.tls
-    ? Deno.listenTls({ hostname: addr.hostname, port: addr.port, ...opts.tls })
-    : Deno.listen({ hostname: addr.hostname, port: addr.port });
+  const { listener, noDelay } = listenNoDelay(addr, opts.tls);
+  if (opts.tls && !noDelay) {
+    opts.log.warn(
+      "data port: cannot turn Nagle's algorithm off for TLS connections (needs Linux and --allow-ffi); session set-up may take ~40 ms longer",
+    );
+  }
   const loop = acceptLoop<Deno.Conn>(listener, (conn) => handle(conn, opts), {
     onAcceptError: (err) => opts.log.warn("data port accept failed", { err }),
     onError: (err) => opts.log.warn("data connection failed", { err }),

@@ -15,6 +15,7 @@
 import { acceptLoop } from "../proto/accept_loop.ts";
 import { closeQuietly, writeAll } from "../proto/bytes.ts";
 import type { HostPort } from "../proto/host_port.ts";
+import { listenNoDelay } from "../proto/listen.ts";
 import type { Logger } from "../proto/log.ts";
 import { splice } from "../proto/splice.ts";
 
@@ -126,9 +127,12 @@ export function startHttpFront(listen: HostPort, opts: HttpFrontOptions): HttpFr
   const peers = new Map<number, Deno.NetAddr>();
   const perAddress = new Map<string, number>();
   // The public listener first: if its address is taken, nothing else was started.
-  const listener = opts.tls
-    ? Deno.listenTls({ hostname: listen.hostname, port: listen.port, ...opts.tls })
-    : Deno.listen({ hostname: listen.hostname, port: listen.port });
+  const { listener, noDelay } = listenNoDelay(listen, opts.tls);
+  if (opts.tls && !noDelay) {
+    opts.log.warn(
+      "API port: cannot turn Nagle's algorithm off for TLS connections (needs Linux and --allow-ffi); responses may wait ~40 ms",
+    );
+  }
   const inner = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (req, info) => opts.handler(req, peers.get(info.remoteAddr.port) ?? info.remoteAddr),
