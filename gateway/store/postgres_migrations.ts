@@ -121,4 +121,19 @@ CREATE TABLE sso_grants (
 CREATE INDEX sso_grants_checked_at ON sso_grants (checked_at);
 `,
   },
+  {
+    // Session events a batch per row (gateway/store/event_batch.ts): one row per
+    // recorder flush instead of one per event. The per-event table stays for reading.
+    version: 4,
+    sql: `
+CREATE TABLE session_event_batches (
+  session_id TEXT NOT NULL REFERENCES sessions (id),
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  events BYTEA NOT NULL,
+  PRIMARY KEY (session_id, first_seq)
+);
+CREATE INDEX session_event_batches_last ON session_event_batches (session_id, last_seq);
+`,
+  },
 ];

@@ -18,6 +18,7 @@ import {
   userFromRow,
 } from "./_rows.ts";
 import type { Row, SqlDriver, SqlParam } from "./sql_driver.ts";
+import { decodeEventBatch, encodeEventBatch, splitEventBatches } from "./event_batch.ts";
 import {
   type Agent,
   type AgentPresence,
@@ -40,12 +41,6 @@ import {
   type Token,
   type User,
 } from "./store.ts";
-
-/**
- * Rows per INSERT of session events: 4 parameters each (plus the shared
- * session id) stays far below SQLite's 32766 and PostgreSQL's 65535 limits.
- */
-const EVENT_ROWS_PER_INSERT = 1_000;
 
 const INSERT_CONNECTION = `
   INSERT INTO connections (id, name, type, agent_id, config_sealed, groups, created_at)
@@ -497,21 +492,52 @@ export class SqlStore implements Store {
     return (await this.#db.all(sql, params)).map(sessionFromRow);
   }
 
+  /**
+   * One row per batch (gateway/store/event_batch.ts). A seq already stored,
+   * in a batch or in a row of the per-event table of earlier versions, or
+   * twice in `events`, refuses the whole call.
+   */
   async appendSessionEvents(sessionId: string, events: SessionEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const seqs = new Set<number>();
+    let first = Infinity;
+    let last = -Infinity;
+    for (const ev of events) {
+      if (seqs.has(ev.seq)) throw new StoreConflictError("session event of", sessionId);
+      seqs.add(ev.seq);
+      first = Math.min(first, ev.seq);
+      last = Math.max(last, ev.seq);
+    }
     try {
       await this.#db.tx(async (q) => {
         if (!(await q.all("SELECT 1 FROM sessions WHERE id = $1", [sessionId]))[0]) {
           throw new StoreNotFoundError("session", sessionId);
         }
-        for (let i = 0; i < events.length; i += EVENT_ROWS_PER_INSERT) {
-          const params: SqlParam[] = [sessionId];
-          const rows = events.slice(i, i + EVENT_ROWS_PER_INSERT).map((ev) => {
-            const n = params.push(ev.seq, ev.time, ev.kind, ev.data);
-            return `($1, $${n - 3}, $${n - 2}, $${n - 1}, $${n})`;
-          });
+        // The recorder appends in seq order: a batch past every stored one needs no
+        // search (one index probe); only an out-of-order batch reads its neighbours.
+        const top = await q.all(
+          "SELECT MAX(last_seq) AS m FROM session_event_batches WHERE session_id = $1",
+          [sessionId],
+        );
+        const inOrder = top[0]?.m === null || top[0]?.m === undefined || Number(top[0].m) < first;
+        const overlapping = inOrder ? [] : await q.all(
+          "SELECT events FROM session_event_batches WHERE session_id = $1 AND first_seq <= $2 AND last_seq >= $3",
+          [sessionId, last, first],
+        );
+        const legacy = await q.all(
+          "SELECT seq FROM session_events WHERE session_id = $1 AND seq BETWEEN $2 AND $3",
+          [sessionId, first, last],
+        );
+        const taken = legacy.some((r) => seqs.has(Number(r.seq))) ||
+          overlapping.some((r) =>
+            decodeEventBatch(r.events as Uint8Array).some((ev) => seqs.has(ev.seq))
+          );
+        if (taken) throw new StoreConflictError("session event of", sessionId);
+        for (const run of splitEventBatches(events)) {
+          const seqsOfRun = run.map((ev) => ev.seq);
           await q.run(
-            `INSERT INTO session_events (session_id, seq, time, kind, data) VALUES ${rows.join()}`,
-            params,
+            "INSERT INTO session_event_batches (session_id, first_seq, last_seq, events) VALUES ($1, $2, $3, $4)",
+            [sessionId, Math.min(...seqsOfRun), Math.max(...seqsOfRun), encodeEventBatch(run)],
           );
         }
       });
@@ -521,11 +547,17 @@ export class SqlStore implements Store {
   }
 
   async listSessionEvents(sessionId: string): Promise<SessionEvent[]> {
-    const rows = await this.#db.all(
+    const legacy = await this.#db.all(
       "SELECT seq, time, kind, data FROM session_events WHERE session_id = $1 ORDER BY seq",
       [sessionId],
     );
-    return rows.map(eventFromRow);
+    const batches = await this.#db.all(
+      "SELECT events FROM session_event_batches WHERE session_id = $1 ORDER BY first_seq",
+      [sessionId],
+    );
+    const events = legacy.map(eventFromRow);
+    for (const b of batches) events.push(...decodeEventBatch(b.events as Uint8Array));
+    return events.sort((a, b) => a.seq - b.seq);
   }
 
   async closeDanglingSessions(endedAt: string, reason: string): Promise<number> {
