@@ -19,9 +19,14 @@ export const HOOP_PERMISSIONS = PERMISSIONS;
 /** `cli/main.ts` of this checkout. */
 export const MAIN = fileURLToPath(new URL("../cli/main.ts", import.meta.url));
 
-/** The argv that runs the hoop CLI. */
+/**
+ * The argv that runs the hoop CLI. `HOOP_PROFILE_FLAGS` (space-separated Deno
+ * flags such as `--cpu-prof --cpu-prof-dir=DIR`) goes before the script, to
+ * profile the processes that tests and the bench start.
+ */
 export function hoopArgv(args: string[]): string[] {
-  return ["run", "--quiet", ...HOOP_PERMISSIONS, MAIN, ...args];
+  const extra = Deno.env.get("HOOP_PROFILE_FLAGS")?.split(" ").filter(Boolean) ?? [];
+  return ["run", "--quiet", ...extra, ...HOOP_PERMISSIONS, MAIN, ...args];
 }
 
 const decoder = new TextDecoder();

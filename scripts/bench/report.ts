@@ -48,24 +48,40 @@ export interface Table {
   rows: string[][];
 }
 
-/** A target from the issue: `path`'s `metric` must reach `min` × the reference path. */
+/** What a target compares: pgbench -S TPS at 1, 4 or 16 clients, COPY MB/s, or set-up time. */
+type TargetMetric = "c1" | "c4" | "c16" | "copy" | "setup";
+
+/**
+ * A target from the issue, against ssh -L in the same run: `path`'s `metric`
+ * must reach `bound` × ssh -L's (throughput), or stay at most `bound` × it
+ * (set-up time, where lower is better).
+ */
 interface RatioTarget {
   path: PathId;
-  metric: "c4" | "copy";
-  min: number;
+  metric: TargetMetric;
+  bound: number;
 }
 
 /** The issue's targets, relative to ssh -L. */
 const RATIO_TARGETS: RatioTarget[] = [
-  { path: "listener", metric: "c4", min: 1.0 },
-  { path: "listener", metric: "copy", min: 1.0 },
-  { path: "connect", metric: "copy", min: 1.0 },
-  { path: "connect", metric: "c4", min: 0.8 },
-  { path: "listener-tls", metric: "c4", min: 1.0 },
-  { path: "listener-tls", metric: "copy", min: 1.0 },
-  { path: "connect-tls", metric: "copy", min: 1.0 },
-  { path: "connect-tls", metric: "c4", min: 0.8 },
+  ...(["listener", "listener-tls"] as const).flatMap((path) =>
+    (["c1", "c4", "c16", "copy"] as const).map((metric) => ({ path, metric, bound: 1.0 }))
+  ),
+  { path: "connect", metric: "c4", bound: 0.8 },
+  { path: "connect", metric: "copy", bound: 1.0 },
+  { path: "connect-tls", metric: "c4", bound: 0.8 },
+  { path: "connect-tls", metric: "copy", bound: 1.0 },
+  { path: "connect-tls", metric: "setup", bound: 1.1 },
+  { path: "listener-tls", metric: "setup", bound: 1.1 },
 ];
+
+const METRIC_TEXT: Record<TargetMetric, string> = {
+  c1: "pgbench -S -c 1",
+  c4: "pgbench -S -c 4",
+  c16: "pgbench -S -c 16",
+  copy: "COPY",
+  setup: "session set-up (TLS)",
+};
 
 /** 1000 agents ONLINE within this many seconds. */
 const TARGET_ONLINE_SECONDS = 10;
@@ -128,15 +144,28 @@ function problems(runs: { problem?: string }[]): string {
   return ps.length ? `FLAGGED ${ps.join("; ")}` : "";
 }
 
-function targetText(path: PathId, metric: "c4" | "copy"): string {
+function boundText(t: RatioTarget): string {
+  return `${t.metric === "setup" ? "<=" : ">="} ${t.bound.toFixed(1)}x ssh -L`;
+}
+
+function targetText(path: PathId, metric: TargetMetric): string {
   const t = RATIO_TARGETS.find((x) => x.path === path && x.metric === metric);
-  return t ? `>= ${t.min.toFixed(1)}x ssh -L` : "";
+  return t ? boundText(t) : "";
+}
+
+function metricValue(p: PathResults | undefined, metric: TargetMetric): number | undefined {
+  if (metric === "copy") return copyMbps(p);
+  if (metric === "setup") return setupMs(p);
+  return medianTps(p, Number(metric.slice(1)));
 }
 
 function measuredRatio(r: BenchResults, t: RatioTarget): number {
-  const value = t.metric === "c4" ? medianTps(r.paths[t.path], 4) : copyMbps(r.paths[t.path]);
-  const ref = t.metric === "c4" ? medianTps(r.paths.ssh, 4) : copyMbps(r.paths.ssh);
-  return ratio(value, ref);
+  return ratio(metricValue(r.paths[t.path], t.metric), metricValue(r.paths.ssh, t.metric));
+}
+
+function targetMet(t: RatioTarget, measured: number): boolean | undefined {
+  if (!Number.isFinite(measured)) return undefined;
+  return t.metric === "setup" ? measured <= t.bound : measured >= t.bound;
 }
 
 function verdict(ok: boolean | undefined): string {
@@ -241,7 +270,7 @@ export function buildTables(r: BenchResults): Table[] {
           runs.map((x) => (x.summary ? fmt(x.summary.tps) : "-")).join(" / "),
           fmtRatio(ratio(tps, medianTps(direct, c))),
           fmtRatio(ratio(tps, medianTps(ssh, c))),
-          c === 4 ? targetText(id, "c4") : "",
+          c === 1 || c === 4 || c === 16 ? targetText(id, `c${c}`) : "",
           problems(runs),
         ];
       }),
@@ -282,7 +311,16 @@ export function buildTables(r: BenchResults): Table[] {
       `Session set-up: psql -c 'select 1' wall time, ${r.options.setupRuns} per path and round`,
     note: "Milliseconds, lower is better; ratios are time / time of the reference path " +
       "(above 1 = slower). Includes psql's own start and the SCRAM login to PostgreSQL.",
-    headers: ["path", "median ms", "p90 ms", "median per round", "x direct", "x ssh -L", "flags"],
+    headers: [
+      "path",
+      "median ms",
+      "p90 ms",
+      "median per round",
+      "x direct",
+      "x ssh -L",
+      "target",
+      "flags",
+    ],
     rows: ids.map((id) => {
       const p = r.paths[id]!;
       const ms = setupMs(p);
@@ -294,6 +332,7 @@ export function buildTables(r: BenchResults): Table[] {
         p.setup.map((x) => fmt(x.medianMs, 1)).join(" / "),
         fmtRatio(ratio(ms, setupMs(direct))),
         fmtRatio(ratio(ms, setupMs(ssh))),
+        targetText(id, "setup"),
         problems(p.setup),
       ];
     }),
@@ -400,19 +439,40 @@ export function buildTables(r: BenchResults): Table[] {
   return tables;
 }
 
+/** Gateway CPU per 10,000 transactions at most sshd's, for each path through the gateway. */
+function cpuTargetRows(r: BenchResults): string[][] {
+  const c = cpuClients(r);
+  const perTx = (id: PathId, role: string) =>
+    medianOf(
+      r.paths[id]?.pgbench[c] ?? [],
+      (x) =>
+        x.summary && x.cpu?.[role] !== undefined && x.summary.processed > 0
+          ? (x.cpu[role] * 10_000) / x.summary.processed
+          : undefined,
+    );
+  const sshd = perTx("ssh", "sshd");
+  return pathIds(r).filter((id) => id !== "direct" && id !== "ssh").map((id) => {
+    const gw = perTx(id, "gateway");
+    return [
+      `${label(id)} gateway CPU s per 10k tx (c${c}) <= sshd's`,
+      gw !== undefined && sshd !== undefined ? `${fmt(gw, 3)} vs ${fmt(sshd, 3)}` : "-",
+      verdict(gw !== undefined && sshd !== undefined ? gw <= sshd : undefined),
+    ];
+  });
+}
+
 function targetTable(r: BenchResults): Table {
   const rows: string[][] = [];
   for (const t of RATIO_TARGETS) {
     if (!r.options.paths.includes(t.path)) continue;
     const m = measuredRatio(r, t);
     rows.push([
-      `${label(t.path)} ${t.metric === "c4" ? "pgbench -S -c 4" : "COPY"} >= ${
-        t.min.toFixed(1)
-      }x ssh -L`,
+      `${label(t.path)} ${METRIC_TEXT[t.metric]} ${boundText(t)}`,
       fmtRatio(m),
-      verdict(Number.isFinite(m) ? m >= t.min : undefined),
+      verdict(targetMet(t, m)),
     ]);
   }
+  rows.push(...cpuTargetRows(r));
   const at = r.scale.find((s) => s.agents === TARGET_AGENTS);
   rows.push([
     `${TARGET_AGENTS} agents ONLINE within ${TARGET_ONLINE_SECONDS} s`,
