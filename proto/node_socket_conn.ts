@@ -29,6 +29,12 @@ const NODE_ACCEPT_QUEUE = 128;
 
 /** Read size of {@linkcode connDuplex}: one TLS record's worth and some. */
 const DUPLEX_READ_BYTES = 64 * 1024;
+/**
+ * `close()` with written bytes still queued (writes resolve once queued, see
+ * `write`) ends the socket and waits this long for them to go out before
+ * destroying it, so a last error message still reaches the peer.
+ */
+export const NODE_CONN_CLOSE_FLUSH_MS = 2_000;
 
 /** Options of {@linkcode NodeSocketConn}. */
 export interface NodeSocketConnOptions {
@@ -137,10 +143,31 @@ export class NodeSocketConn implements Deno.TcpConn {
     if (this.#closed) {
       return Promise.reject(new Deno.errors.BadResource("the connection is closed"));
     }
+    if (this.#error) return Promise.reject(this.#error);
     // Copy: callers reuse their buffers as soon as write() resolves.
     const data = Buffer.from(p);
+    // Below the socket's high-water mark the bytes are queued: resolve now, so the
+    // caller reads its next chunk while this one is encrypted and sent. Above it,
+    // wait for "drain" (back-pressure); a failure surfaces on the next call.
+    if (this.#sock.write(data)) return Promise.resolve(p.length);
     return new Promise((resolve, reject) => {
-      this.#sock.write(data, (err) => err ? reject(err) : resolve(p.length));
+      const done = (err?: Error) => {
+        this.#sock.off("drain", onDrain);
+        this.#sock.off("finish", onDrain);
+        this.#sock.off("close", onClose);
+        this.#sock.off("error", onError);
+        if (err) reject(err);
+        else resolve(p.length);
+      };
+      const onDrain = () => done();
+      const onClose = () =>
+        done(this.#error ?? new Deno.errors.BrokenPipe("the connection closed"));
+      const onError = (e: Error) => done(e);
+      this.#sock.on("drain", onDrain);
+      // After close() ends the socket, "finish" (all flushed) comes instead of "drain".
+      this.#sock.on("finish", onDrain);
+      this.#sock.on("close", onClose);
+      this.#sock.on("error", onError);
     });
   }
 
@@ -151,7 +178,15 @@ export class NodeSocketConn implements Deno.TcpConn {
   close(): void {
     if (this.#closed) throw new Deno.errors.BadResource("the connection is already closed");
     this.#closed = true;
-    this.#sock.destroy();
+    const sock = this.#sock;
+    if (sock.writableLength > 0 && !sock.destroyed && !this.#error) {
+      const timer = setTimeout(() => sock.destroy(), NODE_CONN_CLOSE_FLUSH_MS);
+      Deno.unrefTimer(timer);
+      sock.once("close", () => clearTimeout(timer));
+      sock.end();
+    } else {
+      sock.destroy();
+    }
     this.#notify();
   }
 

@@ -46,3 +46,29 @@ Deno.test("NodeSocketListener accepts like Deno.listen and maps a busy port to A
   listener.close();
   await assert.rejects(pending, Deno.errors.BadResource);
 });
+
+Deno.test("NodeSocketConn: close() right after a write still delivers the queued bytes", async () => {
+  const listener = await NodeSocketListener.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  // 8 MiB: far more than the kernel buffers hold while the client is not reading yet,
+  // so most of it is still queued in the socket when close() comes.
+  const big = new Uint8Array(8 * 1024 * 1024).map((_, i) => i & 0xff);
+  const written = server.write(big).catch((e) => e);
+  server.close();
+  const got = new Uint8Array(big.length);
+  let total = 0;
+  for (;;) {
+    const n = await client.read(got.subarray(total));
+    if (n === null || total + n === big.length) {
+      total += n ?? 0;
+      break;
+    }
+    total += n;
+  }
+  assert.equal(total, big.length, "every byte written before close() arrived");
+  assert.deepEqual(got, big);
+  assert.equal(await written, big.length);
+  client.close();
+  listener.close();
+});
