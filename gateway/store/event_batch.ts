@@ -72,6 +72,17 @@ export function splitEventBatches(events: readonly SessionEvent[]): SessionEvent
   return runs;
 }
 
+/** Lowest and highest `seq` of `events` (a loop: a run may hold tens of thousands). */
+export function seqRange(events: readonly SessionEvent[]): { first: number; last: number } {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const ev of events) {
+    if (ev.seq < first) first = ev.seq;
+    if (ev.seq > last) last = ev.seq;
+  }
+  return { first, last };
+}
+
 /** Encode `events` as one stored batch. */
 export function encodeEventBatch(events: readonly SessionEvent[]): Uint8Array<ArrayBuffer> {
   let size = 1;

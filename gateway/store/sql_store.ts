@@ -18,7 +18,7 @@ import {
   userFromRow,
 } from "./_rows.ts";
 import type { Row, SqlDriver, SqlParam } from "./sql_driver.ts";
-import { decodeEventBatch, encodeEventBatch, splitEventBatches } from "./event_batch.ts";
+import { decodeEventBatch, encodeEventBatch, seqRange, splitEventBatches } from "./event_batch.ts";
 import {
   type Agent,
   type AgentPresence,
@@ -499,15 +499,9 @@ export class SqlStore implements Store {
    */
   async appendSessionEvents(sessionId: string, events: SessionEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const seqs = new Set<number>();
-    let first = Infinity;
-    let last = -Infinity;
-    for (const ev of events) {
-      if (seqs.has(ev.seq)) throw new StoreConflictError("session event of", sessionId);
-      seqs.add(ev.seq);
-      first = Math.min(first, ev.seq);
-      last = Math.max(last, ev.seq);
-    }
+    const seqs = new Set(events.map((ev) => ev.seq));
+    if (seqs.size < events.length) throw new StoreConflictError("session event of", sessionId);
+    const { first, last } = seqRange(events);
     try {
       await this.#db.tx(async (q) => {
         if (!(await q.all("SELECT 1 FROM sessions WHERE id = $1", [sessionId]))[0]) {
@@ -534,10 +528,10 @@ export class SqlStore implements Store {
           );
         if (taken) throw new StoreConflictError("session event of", sessionId);
         for (const run of splitEventBatches(events)) {
-          const seqsOfRun = run.map((ev) => ev.seq);
+          const range = seqRange(run);
           await q.run(
             "INSERT INTO session_event_batches (session_id, first_seq, last_seq, events) VALUES ($1, $2, $3, $4)",
-            [sessionId, Math.min(...seqsOfRun), Math.max(...seqsOfRun), encodeEventBatch(run)],
+            [sessionId, range.first, range.last, encodeEventBatch(run)],
           );
         }
       });

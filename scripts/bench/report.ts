@@ -188,6 +188,21 @@ function cpuClients(r: BenchResults): number {
   return r.options.clients.includes(4) ? 4 : r.options.clients[0];
 }
 
+/** Median over rounds of `role`'s CPU seconds per 10,000 transactions at `clients`. */
+function cpuPer10kTx(
+  p: PathResults | undefined,
+  role: string,
+  clients: number,
+): number | undefined {
+  return medianOf(
+    p?.pgbench[clients] ?? [],
+    (x) =>
+      x.summary && x.cpu?.[role] !== undefined && x.summary.processed > 0
+        ? (x.cpu[role] * 10_000) / x.summary.processed
+        : undefined,
+  );
+}
+
 /**
  * CPU per process on each path: seconds per 10,000 pgbench transactions and
  * per GB of COPY, medians of the rounds (scripts/bench/cpu.ts).
@@ -202,13 +217,7 @@ function cpuTable(r: BenchResults, ids: PathId[]): Table {
       ...new Set([...(p.pgbench[c] ?? []), ...p.copy].flatMap((x) => Object.keys(x.cpu ?? {}))),
     ];
     for (const role of roles) {
-      const perTx = medianOf(
-        p.pgbench[c] ?? [],
-        (x) =>
-          x.summary && x.cpu?.[role] !== undefined && x.summary.processed > 0
-            ? (x.cpu[role] * 10_000) / x.summary.processed
-            : undefined,
-      );
+      const perTx = cpuPer10kTx(p, role, c);
       const perGb = medianOf(
         p.copy,
         (x) => x.bytes && x.cpu?.[role] !== undefined ? x.cpu[role] / (x.bytes / 1e9) : undefined,
@@ -442,14 +451,7 @@ export function buildTables(r: BenchResults): Table[] {
 /** Gateway CPU per 10,000 transactions at most sshd's, for each path through the gateway. */
 function cpuTargetRows(r: BenchResults): string[][] {
   const c = cpuClients(r);
-  const perTx = (id: PathId, role: string) =>
-    medianOf(
-      r.paths[id]?.pgbench[c] ?? [],
-      (x) =>
-        x.summary && x.cpu?.[role] !== undefined && x.summary.processed > 0
-          ? (x.cpu[role] * 10_000) / x.summary.processed
-          : undefined,
-    );
+  const perTx = (id: PathId, role: string) => cpuPer10kTx(r.paths[id], role, c);
   const sshd = perTx("ssh", "sshd");
   return pathIds(r).filter((id) => id !== "direct" && id !== "ssh").map((id) => {
     const gw = perTx(id, "gateway");
