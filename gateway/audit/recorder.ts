@@ -26,6 +26,28 @@ const FLUSH_THRESHOLD_BYTES = 64 * 1024;
 export const PROGRESS_INTERVAL_MS = 5_000;
 
 const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** Encode `texts` (index in `events` -> text) as UTF-8 views of one shared buffer. */
+function encodeTexts(events: SessionEvent[], texts: Map<number, string>): void {
+  let room = 0;
+  for (const text of texts.values()) room += text.length * 3; // UTF-8's worst case per UTF-16 unit
+  const arena = new Uint8Array(room);
+  const ends: number[] = [];
+  let off = 0;
+  for (const text of texts.values()) {
+    off += encoder.encodeInto(text, arena.subarray(off)).written;
+    ends.push(off);
+  }
+  // Right-sized, so that events the spool keeps through a store outage hold no slack.
+  const exact = arena.slice(0, off);
+  let start = 0;
+  let n = 0;
+  for (const i of texts.keys()) {
+    events[i].data = exact.subarray(start, ends[n]);
+    start = ends[n++];
+  }
+}
 
 let isoMs = -1;
 let isoText = "";
@@ -58,6 +80,8 @@ export class SessionRecorder {
   #truncated = false;
   #seq = 0;
   #pending: SessionEvent[] = [];
+  /** Text of the pending statements, by index in `#pending` (their `data` is set at flush). */
+  #pendingText = new Map<number, string>();
   #pendingBytes = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #flushing: Promise<void> = Promise.resolve();
@@ -104,7 +128,8 @@ export class SessionRecorder {
   record(kind: SessionEventKind, data: Uint8Array | string): void {
     if (this.#finished) return;
     if (kind === "sql") {
-      this.#push(kind, typeof data === "string" ? encoder.encode(data) : data.slice());
+      if (typeof data === "string") this.#pushText(data);
+      else this.#push(kind, data.slice());
       return;
     }
     let bytes = typeof data === "string" ? encoder.encode(data) : data.slice();
@@ -130,6 +155,24 @@ export class SessionRecorder {
   #push(kind: SessionEventKind, data: Uint8Array): void {
     this.#pending.push({ seq: this.#seq++, time: eventTime(), kind, data });
     this.#pendingBytes += data.length;
+    this.#schedule();
+  }
+
+  /**
+   * A statement waits as text and is encoded at flush, with the others, into
+   * one buffer: a busy session records thousands a second, and one small
+   * buffer per statement, held for the flush interval, cost the gateway
+   * about 3 us of user CPU per statement more than this (pgbench -S -c 4
+   * through the listener: 0.18-0.22 -> 0.16 s per 10,000 transactions).
+   */
+  #pushText(sql: string): void {
+    this.#pending.push({ seq: this.#seq++, time: eventTime(), kind: "sql", data: EMPTY });
+    this.#pendingText.set(this.#pending.length - 1, sql);
+    this.#pendingBytes += sql.length;
+    this.#schedule();
+  }
+
+  #schedule(): void {
     if (this.#pendingBytes >= FLUSH_THRESHOLD_BYTES) void this.flush();
     else if (this.#timer === undefined) {
       this.#timer = setTimeout(() => void this.flush(), FLUSH_INTERVAL_MS);
@@ -144,7 +187,9 @@ export class SessionRecorder {
     }
     const batch = this.#pending;
     if (batch.length === 0) return this.#flushing;
+    if (this.#pendingText.size > 0) encodeTexts(batch, this.#pendingText);
     this.#pending = [];
+    this.#pendingText = new Map();
     this.#pendingBytes = 0;
     this.#flushing = this.#flushing.then(() =>
       this.#store.appendSessionEvents(this.sessionId, batch).catch((err) => {

@@ -82,3 +82,28 @@ Deno.test("SessionRecorder keeps every statement past the output cap (issue #11)
   assert.equal(rec.truncated, true, "the output was still cut");
   assert.equal(f.ends[0].truncated, true);
 });
+
+Deno.test("SessionRecorder stores statements as UTF-8, in order among other events, across flushes", async () => {
+  const f = fakeStore();
+  const rec = new SessionRecorder(f.store, "s1", { log });
+  rec.record("sql", "select 'ü€😀'");
+  rec.record("o", "row");
+  rec.record("sql", new TextEncoder().encode("select 2"));
+  // Past the flush threshold: a flush happens inside the loop, the rest at finish.
+  const long = "x".repeat(40 * 1024);
+  rec.record("sql", `select '${long}'`);
+  rec.record("sql", `select '${long}', 'é'`);
+  rec.record("sql", "");
+  await rec.finish({ status: "done", exitCode: 0, error: null });
+  const dec = new TextDecoder();
+  assert.deepEqual(f.events.map((e) => [e.seq, e.kind, dec.decode(e.data)]), [
+    [0, "sql", "select 'ü€😀'"],
+    [1, "o", "row"],
+    [2, "sql", "select 2"],
+    [3, "sql", `select '${long}'`],
+    [4, "sql", `select '${long}', 'é'`],
+    [5, "sql", ""],
+  ]);
+  // Each statement's bytes are its own: no slack of the shared buffer shows through.
+  assert.equal(f.events[0].data.length, new TextEncoder().encode("select 'ü€😀'").length);
+});
