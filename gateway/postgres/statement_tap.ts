@@ -88,6 +88,8 @@ export class StatementTap {
   #bodyLen = 0;
   /** Collected prefix of an interesting body (capped). */
   #collect: Uint8Array | null = null;
+  /** How much of the current body to collect (0: none). */
+  #collectCap = 0;
   #collected = 0;
   /** Untyped packet in the startup phase being collected (small, capped). */
   #startupBody: Uint8Array | null = null;
@@ -112,6 +114,15 @@ export class StatementTap {
     while (off < chunk.length && this.#state !== TapState.Off) {
       if (this.#remaining > 0) {
         const n = Math.min(this.#remaining, chunk.length - off);
+        if (this.#collectCap > 0 && this.#collect === null) {
+          if (n === this.#remaining) {
+            // The whole body is in this chunk (the usual case): decode it in place, no copy.
+            // The view dies with #finishBody below, before the relay reuses its buffer.
+            const take = Math.min(n, this.#collectCap);
+            this.#collect = chunk.subarray(off, off + take);
+            this.#collected = take;
+          } else this.#collect = new Uint8Array(this.#collectCap);
+        }
         if (this.#collect && this.#collected < this.#collect.length) {
           const take = Math.min(n, this.#collect.length - this.#collected);
           this.#collect.set(chunk.subarray(off, off + take), this.#collected);
@@ -151,6 +162,7 @@ export class StatementTap {
       this.#type = 0;
       this.#bodyLen = this.#remaining = len - 4;
       this.#startupBody = new Uint8Array(Math.min(len - 4, 8));
+      this.#collectCap = 0;
       this.#collect = this.#startupBody;
       this.#collected = 0;
       return;
@@ -165,14 +177,15 @@ export class StatementTap {
     this.#bodyLen = this.#remaining = len - 4;
     this.#collected = 0;
     this.#collect = null;
+    // What to keep of the body; the buffer is made only if the body spans chunks.
     if (type === 0x51 /* Q */ || type === 0x50 /* P */) {
       // Parse's name (<64 bytes) comes first: leave room for it beside the SQL cap.
-      this.#collect = new Uint8Array(Math.min(this.#bodyLen, MAX_TAP_SQL_BYTES + 256));
+      this.#collectCap = Math.min(this.#bodyLen, MAX_TAP_SQL_BYTES + 256);
     } else if (type === 0x42 /* B */) {
-      this.#collect = new Uint8Array(Math.min(this.#bodyLen, MAX_TAP_BIND_BYTES));
+      this.#collectCap = Math.min(this.#bodyLen, MAX_TAP_BIND_BYTES);
     } else if (type === 0x43 /* C(lose) */) {
-      this.#collect = new Uint8Array(Math.min(this.#bodyLen, 256));
-    }
+      this.#collectCap = Math.min(this.#bodyLen, 256);
+    } else this.#collectCap = 0;
     if (this.#remaining === 0) this.#finishBody();
   }
 
@@ -180,6 +193,7 @@ export class StatementTap {
     const body = this.#collect ? this.#collect.subarray(0, this.#collected) : new Uint8Array(0);
     const truncated = this.#collected < this.#bodyLen;
     this.#collect = null;
+    this.#collectCap = 0;
     if (this.#state === TapState.Startup) {
       this.#startupBody = null;
       const code = body.length >= 4 ? new DataView(body.buffer, body.byteOffset).getInt32(0) : 0;
