@@ -1,7 +1,8 @@
 /**
  * {@linkcode PacketScanner}: follows MySQL packet boundaries in one direction
  * of a relayed byte stream by counting lengths, copying only the first bytes
- * of the packets its owner asks for. The carry-over of a split header is at
+ * of the packets its owner asks for (not even those when they lie whole in
+ * one chunk). The carry-over of a split header is at
  * most 4 bytes, so it costs nothing on the relay's hot path.
  *
  * @module
@@ -19,7 +20,7 @@ export interface PacketStart {
 /**
  * Calls `onStart` at each packet header; a positive answer `n` captures the
  * packet's first `n` payload bytes (capped at its length), then hands them to
- * `onCaptured`.
+ * `onCaptured`: a view valid only during that call, so copy what you keep.
  */
 export class PacketScanner {
   #onStart: (p: PacketStart) => number;
@@ -67,7 +68,11 @@ export class PacketScanner {
       this.#continued = length === MAX_PACKET_PAYLOAD;
       this.#left = length;
       const want = Math.min(this.#onStart(p), length);
-      if (want > 0) {
+      if (want > 0 && chunk.length - at >= want) {
+        // All of it is in this chunk (the usual case): hand over a view, no copy. The owner
+        // reads it before this returns, before the relay reuses its buffer.
+        this.#onCaptured(chunk.subarray(at, at + want), p);
+      } else if (want > 0) {
         this.#capture = new Uint8Array(want);
         this.#captured = 0;
         this.#packet = p;
