@@ -27,6 +27,16 @@ const NODE_CONN_HIGH_WATER_BYTES = 256 * 1024;
  */
 const NODE_ACCEPT_QUEUE = 128;
 
+/**
+ * Writes of {@linkcode NodeSocketConn} up to this size are copied and
+ * resolve at once; larger ones are written in place and resolve when sent.
+ * Measured on a node:tls server socket, 300 MB in 16 KiB chunks: copying
+ * cost ~1.0 CPU s per GB at ~990 MB/s, in place ~0.7 at ~1,250 MB/s (256 KiB
+ * chunks: 0.9 against 0.5 s, 840-1,030 against 1,740 MB/s). Small chunks
+ * are copied cheaply from node's Buffer pool and are better not waited for.
+ */
+const NODE_CONN_COPY_MAX_BYTES = 4 * 1024;
+
 /** Read size of {@linkcode connDuplex}: one TLS record's worth and some. */
 const DUPLEX_READ_BYTES = 64 * 1024;
 /**
@@ -144,30 +154,58 @@ export class NodeSocketConn implements Deno.TcpConn {
       return Promise.reject(new Deno.errors.BadResource("the connection is closed"));
     }
     if (this.#error) return Promise.reject(this.#error);
+    if (p.byteLength > NODE_CONN_COPY_MAX_BYTES) return this.#writeInPlace(p);
     // Copy: callers reuse their buffers as soon as write() resolves.
     const data = Buffer.from(p);
     // Below the socket's high-water mark the bytes are queued: resolve now, so the
     // caller reads its next chunk while this one is encrypted and sent. Above it,
     // wait for "drain" (back-pressure); a failure surfaces on the next call.
     if (this.#sock.write(data)) return Promise.resolve(p.length);
+    return this.#settleOn(["drain", "finish"], p.length);
+  }
+
+  /**
+   * A large chunk goes to the socket as a view of the caller's buffer and the
+   * write resolves when the socket is done with it, since the caller then
+   * reuses the buffer: no allocation and copy per chunk, and one chunk in
+   * flight is back-pressure enough.
+   */
+  #writeInPlace(p: Uint8Array): Promise<number> {
+    const view = Buffer.from(p.buffer, p.byteOffset, p.byteLength);
+    return this.#settleOn([], p.length, (finish) => {
+      this.#sock.write(view, (err?: Error | null) => finish(err ?? undefined));
+    });
+  }
+
+  /**
+   * Resolve with `n` at the first of `events` (or when `start`'s callback
+   * says so), reject when the socket closes or fails first.
+   */
+  #settleOn(
+    events: string[],
+    n: number,
+    start?: (finish: (err?: Error) => void) => void,
+  ): Promise<number> {
     return new Promise((resolve, reject) => {
-      const done = (err?: Error) => {
-        this.#sock.off("drain", onDrain);
-        this.#sock.off("finish", onDrain);
+      let settled = false;
+      const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        for (const ev of events) this.#sock.off(ev, onDone);
         this.#sock.off("close", onClose);
         this.#sock.off("error", onError);
         if (err) reject(err);
-        else resolve(p.length);
+        else resolve(n);
       };
-      const onDrain = () => done();
+      const onDone = () => finish();
       const onClose = () =>
-        done(this.#error ?? new Deno.errors.BrokenPipe("the connection closed"));
-      const onError = (e: Error) => done(e);
-      this.#sock.on("drain", onDrain);
+        finish(this.#error ?? new Deno.errors.BrokenPipe("the connection closed"));
+      const onError = (e: Error) => finish(e);
       // After close() ends the socket, "finish" (all flushed) comes instead of "drain".
-      this.#sock.on("finish", onDrain);
+      for (const ev of events) this.#sock.on(ev, onDone);
       this.#sock.on("close", onClose);
       this.#sock.on("error", onError);
+      start?.(finish);
     });
   }
 

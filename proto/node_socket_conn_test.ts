@@ -72,3 +72,31 @@ Deno.test("NodeSocketConn: close() right after a write still delivers the queued
   client.close();
   listener.close();
 });
+
+Deno.test("NodeSocketConn: a writer that reuses its buffer as soon as write() resolves sends every chunk intact", async () => {
+  const listener = await NodeSocketListener.listen({ hostname: "127.0.0.1", port: 0 });
+  const client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const server = await listener.accept();
+  // Chunks above and below the size that is copied, each filled with its own number.
+  const sizes = Array.from({ length: 120 }, (_, i) => i % 3 === 0 ? 100 : 64 * 1024 + i);
+  const buf = new Uint8Array(128 * 1024);
+  const sending = (async () => {
+    for (const [i, size] of sizes.entries()) {
+      buf.fill(i, 0, size);
+      await writeAll(server, buf.subarray(0, size));
+    }
+    await server.closeWrite();
+  })();
+  const got = await readFull(client, sizes.reduce((a, b) => a + b, 0));
+  await sending;
+  assert.ok(got, "every byte arrived");
+  let off = 0;
+  for (const [i, size] of sizes.entries()) {
+    const chunk = got.subarray(off, off + size);
+    assert.ok(chunk.every((b) => b === i), `chunk ${i} (${size} bytes) arrived as written`);
+    off += size;
+  }
+  client.close();
+  server.close();
+  listener.close();
+});
