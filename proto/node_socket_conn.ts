@@ -161,6 +161,7 @@ export class NodeSocketConn implements Deno.TcpConn {
     // caller reads its next chunk while this one is encrypted and sent. Above it,
     // wait for "drain" (back-pressure); a failure surfaces on the next call.
     if (this.#sock.write(data)) return Promise.resolve(p.length);
+    // After close() ends the socket, "finish" (all flushed) comes instead of "drain".
     return this.#settleOn(["drain", "finish"], p.length);
   }
 
@@ -201,7 +202,6 @@ export class NodeSocketConn implements Deno.TcpConn {
       const onClose = () =>
         finish(this.#error ?? new Deno.errors.BrokenPipe("the connection closed"));
       const onError = (e: Error) => finish(e);
-      // After close() ends the socket, "finish" (all flushed) comes instead of "drain".
       for (const ev of events) this.#sock.on(ev, onDone);
       this.#sock.on("close", onClose);
       this.#sock.on("error", onError);
