@@ -25,15 +25,22 @@ const CLIENT_NONCE_BYTES = 18;
 /** Iteration counts past this are refused: a hostile server could pin the agent's CPU. */
 const MAX_ITERATIONS = 1_000_000;
 
-async function hmac(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-  const k = await crypto.subtle.importKey(
+function hmacKey(key: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey(
     "raw",
     key as Uint8Array<ArrayBuffer>,
     { name: "HMAC", hash: "SHA-256" },
     false,
     ["sign"],
   );
-  return new Uint8Array(await crypto.subtle.sign("HMAC", k, data as Uint8Array<ArrayBuffer>));
+}
+
+async function sign(key: CryptoKey, data: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.sign("HMAC", key, data as Uint8Array<ArrayBuffer>));
+}
+
+async function hmac(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
+  return await sign(await hmacKey(key), data);
 }
 
 async function sha256(data: Uint8Array): Promise<Uint8Array> {
@@ -59,6 +66,83 @@ async function pbkdf2(
   );
   return new Uint8Array(bits);
 }
+
+/**
+ * What a password, salt and iteration count come to (RFC 5802's ClientKey,
+ * StoredKey and ServerKey): all a login needs besides the nonces.
+ */
+interface ScramKeys {
+  clientKey: Uint8Array;
+  storedKey: CryptoKey;
+  serverKey: CryptoKey;
+}
+
+async function deriveKeys(password: string, salt: Uint8Array, iterations: number) {
+  const salted = await pbkdf2(enc.encode(saslPrep(password)), salt, iterations);
+  const clientKey = await hmac(salted, enc.encode("Client Key"));
+  return {
+    clientKey,
+    storedKey: await hmacKey(await sha256(clientKey)),
+    serverKey: await hmacKey(await hmac(salted, enc.encode("Server Key"))),
+  };
+}
+
+/** Most derived key sets a {@linkcode ScramKeyCache} holds; the oldest goes first. */
+export const SCRAM_KEY_CACHE_ENTRIES = 64;
+
+/** A derived key set is derived again after this long. */
+export const SCRAM_KEY_CACHE_MS = 15 * 60_000;
+
+/**
+ * Derived keys by password, salt and iteration count. PostgreSQL sends the
+ * same salt and count on every login of a role until its password changes,
+ * and the PBKDF2 behind them (4,096 rounds by default) was ~1.1 ms of every
+ * session's set-up on the agent; libpq pays it on each connection. The keys
+ * stand for the password towards that server only, and live no longer than
+ * {@linkcode SCRAM_KEY_CACHE_MS} in the process that holds the password
+ * anyway. A new password or salt is a new entry; logins that miss at once
+ * share one derivation.
+ */
+export class ScramKeyCache {
+  #entries = new Map<string, { keys: Promise<ScramKeys>; at: number }>();
+  #max: number;
+  #ttlMs: number;
+
+  constructor(opts: { max?: number; ttlMs?: number } = {}) {
+    this.#max = opts.max ?? SCRAM_KEY_CACHE_ENTRIES;
+    this.#ttlMs = opts.ttlMs ?? SCRAM_KEY_CACHE_MS;
+  }
+
+  /** Key sets held now (for tests). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** The keys for this password, salt and count, derived once within the TTL. */
+  keys(password: string, salt: string, saltBytes: Uint8Array, iterations: number) {
+    const id = `${iterations}$${salt}$${password}`;
+    const now = Date.now();
+    const hit = this.#entries.get(id);
+    if (hit && now - hit.at < this.#ttlMs) return hit.keys;
+    this.#entries.delete(id);
+    const keys = deriveKeys(password, saltBytes, iterations);
+    const entry = { keys, at: now };
+    // A failed derivation is not kept: the next login tries again.
+    keys.catch(() => {
+      if (this.#entries.get(id) === entry) this.#entries.delete(id);
+    });
+    this.#entries.set(id, entry);
+    // Map order is insertion order: the first entries are the oldest.
+    for (const old of this.#entries.keys()) {
+      if (this.#entries.size <= this.#max) break;
+      this.#entries.delete(old);
+    }
+    return keys;
+  }
+}
+
+/** The agent's one cache: every login to every server goes through it. */
+const sharedKeys = new ScramKeyCache();
 
 /** Compare two byte strings without an early exit. */
 export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -106,15 +190,21 @@ export class ScramClient {
   #nonce: string;
   #clientFirstBare: string;
   #serverSignature: Uint8Array | null = null;
+  #cache: ScramKeyCache;
 
   /**
    * @param password the real password (never leaves this object but as a proof)
    * @param opts `user` goes in the client-first message (PostgreSQL ignores it
    *   and uses the startup user; empty by default, as libpq sends); `nonce` is
-   *   for test vectors only.
+   *   for test vectors only; `cache` holds the derived keys (the process's one
+   *   by default).
    */
-  constructor(password: string, opts: { user?: string; nonce?: string } = {}) {
+  constructor(
+    password: string,
+    opts: { user?: string; nonce?: string; cache?: ScramKeyCache } = {},
+  ) {
     this.#password = password;
+    this.#cache = opts.cache ?? sharedKeys;
     this.#nonce = opts.nonce ??
       encodeBase64(crypto.getRandomValues(new Uint8Array(CLIENT_NONCE_BYTES)));
     const user = (opts.user ?? "").replaceAll("=", "=3D").replaceAll(",", "=2C");
@@ -148,15 +238,12 @@ export class ScramClient {
     } catch {
       throw protocolError("the server's salt is not base64");
     }
-    const salted = await pbkdf2(enc.encode(saslPrep(this.#password)), saltBytes, iterations);
-    const clientKey = await hmac(salted, enc.encode("Client Key"));
-    const storedKey = await sha256(clientKey);
+    const keys = await this.#cache.keys(this.#password, salt, saltBytes, iterations);
     const withoutProof = `c=biws,r=${nonce}`;
     const authMessage = enc.encode(`${this.#clientFirstBare},${serverFirstText},${withoutProof}`);
-    const clientSignature = await hmac(storedKey, authMessage);
-    const proof = clientKey.map((b, i) => b ^ clientSignature[i]);
-    const serverKey = await hmac(salted, enc.encode("Server Key"));
-    this.#serverSignature = await hmac(serverKey, authMessage);
+    const clientSignature = await sign(keys.storedKey, authMessage);
+    const proof = keys.clientKey.map((b, i) => b ^ clientSignature[i]);
+    this.#serverSignature = await sign(keys.serverKey, authMessage);
     return enc.encode(`${withoutProof},p=${encodeBase64(proof)}`);
   }
 

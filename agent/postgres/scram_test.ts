@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { saslPrep, ScramClient, timingSafeEqual } from "./scram.ts";
+import { saslPrep, ScramClient, ScramKeyCache, timingSafeEqual } from "./scram.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -40,6 +40,49 @@ Deno.test("ScramClient rejects a server nonce that does not extend its own", asy
     c.clientFinal(enc.encode("r=abcdef,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=99999999")),
     /iteration count/,
   );
+});
+
+const RFC_PROOF = "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
+const RFC_SALT = "W22ZaJ0SNY7soEsUEjb6gQ==";
+
+async function rfcLogin(cache: ScramKeyCache, password = "pencil"): Promise<string> {
+  const c = new ScramClient(password, { user: "user", nonce: "rOprNGfwEbeRWgbNEkqO", cache });
+  return dec.decode(await c.clientFinal(enc.encode(SERVER_FIRST))).split(",").pop()!;
+}
+
+Deno.test("ScramClient derives a role's keys once: the next login with that salt reuses them and still proves the password", async () => {
+  const cache = new ScramKeyCache();
+  assert.equal(await rfcLogin(cache), RFC_PROOF);
+  assert.equal(await rfcLogin(cache), RFC_PROOF);
+  assert.equal(cache.size, 1);
+  const salt = new Uint8Array(atob(RFC_SALT).split("").map((ch) => ch.charCodeAt(0)));
+  // The same derivation, not a second one.
+  assert.equal(
+    cache.keys("pencil", RFC_SALT, salt, 4096),
+    cache.keys("pencil", RFC_SALT, salt, 4096),
+  );
+  // A changed password is its own entry, never the old keys.
+  assert.notEqual(await rfcLogin(cache, "pencil2"), RFC_PROOF);
+  assert.equal(cache.size, 2);
+});
+
+Deno.test("ScramKeyCache holds at most its limit, oldest out first, and derives again after its TTL", async () => {
+  const cache = new ScramKeyCache({ max: 2 });
+  const salt = new Uint8Array(16);
+  const a = cache.keys("pw", "a", salt, 1);
+  const pending = [a, cache.keys("pw", "b", salt, 1), cache.keys("pw", "c", salt, 1)];
+  assert.equal(cache.size, 2);
+  const again = cache.keys("pw", "a", salt, 1);
+  assert.notEqual(again, a, "the oldest entry was dropped");
+  await Promise.all([...pending, again]);
+
+  const expiring = new ScramKeyCache({ ttlMs: 0 });
+  const first = expiring.keys("pw", "a", salt, 1);
+  const second = expiring.keys("pw", "a", salt, 1);
+  assert.notEqual(second, first);
+  assert.equal(expiring.size, 1);
+  await Promise.all([first, second]);
+  assert.equal(await rfcLogin(new ScramKeyCache({ ttlMs: 0 })), RFC_PROOF);
 });
 
 Deno.test("saslPrep() keeps ASCII and maps non-ASCII spaces", () => {
