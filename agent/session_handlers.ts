@@ -117,8 +117,12 @@ async function serveDatabaseSession(
   log: Logger,
   serve: typeof servePostgres | typeof serveMysql,
 ): Promise<void> {
-  const data = await dialData(ctx.data, req.ticket, ctx.warm);
-  const untrack = ctx.track(req.sid, () => closeQuietly(data));
+  let untrack = () => {};
+  // Handed over pairing: the resource's connection opens meanwhile (see servePostgres).
+  const data = dialData(ctx.data, req.ticket, ctx.warm).then((conn) => {
+    untrack = ctx.track(req.sid, () => closeQuietly(conn));
+    return conn;
+  });
   try {
     await serve(data, req.config.uri, {
       log,
@@ -127,7 +131,7 @@ async function serveDatabaseSession(
     });
   } finally {
     untrack();
-    closeQuietly(data);
+    await data.then(closeQuietly, () => {});
   }
 }
 

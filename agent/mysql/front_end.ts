@@ -58,10 +58,12 @@ const HIDDEN_MARIADB_CAPABILITIES = (1 << 1) | (1 << 2);
  * `client` in every case.
  */
 export async function serveMysql(
-  client: Deno.Conn,
+  clientConn: Deno.Conn | Promise<Deno.Conn>,
   server: MysqlUri | string,
   opts: ServeMysqlOptions,
 ): Promise<void> {
+  // Paired first: MySQL servers drop a greeted client that stays silent (connect_timeout).
+  const client = await clientConn;
   const prefix = opts.connectionName ? `connection ${opts.connectionName}: ` : "";
   let upstream: Deno.Conn | undefined;
   let spliced = false;

@@ -20,7 +20,7 @@ import {
 import { parsePostgresUri, type PostgresUri } from "../../proto/postgres_uri.ts";
 import { forwardCancel } from "./cancel.ts";
 import { PostgresConnectError } from "./connect_error.ts";
-import { connectPostgres } from "./login.ts";
+import { connectPostgres, openEarly } from "./login.ts";
 
 /** Options of {@linkcode servePostgres}. */
 export interface ServePostgresOptions {
@@ -37,17 +37,34 @@ const CLIENT_PARAMS_DROPPED = new Set(["user", "database"]);
 /**
  * Serve one PostgreSQL client connection: answer its startup as a server,
  * log in to the real server of `server` (a parsed URI, or its text, parsed
- * once here), then splice. Resolves when the session ends; rejects with a
- * {@linkcode HoopError} (after telling the client with an `ErrorResponse`)
- * when the URI is invalid or the server cannot be reached or refuses the
- * login. Closes `client` in every case.
+ * once here), then splice. `client` may still be on its way (the session's
+ * data connection pairing): the server's connection is opened meanwhile.
+ * Resolves when the session ends; rejects with a {@linkcode HoopError}
+ * (after telling the client with an `ErrorResponse`) when the URI is invalid
+ * or the server cannot be reached or refuses the login, and with the
+ * client's own failure when it never arrives. Closes `client` in every case.
  */
 export async function servePostgres(
-  client: Deno.Conn,
+  clientConn: Deno.Conn | Promise<Deno.Conn>,
   server: PostgresUri | string,
   opts: ServePostgresOptions,
 ): Promise<void> {
   const prefix = opts.connectionName ? `connection ${opts.connectionName}: ` : "";
+  let cfg: PostgresUri | undefined;
+  let badUri: unknown;
+  try {
+    cfg = typeof server === "string" ? parsePostgresUri(server) : server;
+  } catch (err) {
+    badUri = err;
+  }
+  const early = cfg ? openEarly(cfg) : undefined;
+  let client: Deno.Conn;
+  try {
+    client = await clientConn;
+  } catch (err) {
+    early?.abandon();
+    throw err;
+  }
   let upstream: Deno.Conn | undefined;
   let spliced = false;
   try {
@@ -55,7 +72,7 @@ export async function servePostgres(
     // The client's hop is already protected by the data connection: encryption is refused.
     const first = await negotiateStartup(client);
     if (!first) return;
-    const cfg = typeof server === "string" ? parsePostgresUri(server) : server;
+    if (!cfg) throw badUri;
     if (first.packet.kind === "cancel") {
       await forwardCancel(cfg, first.packet, opts.log);
       return;
@@ -72,7 +89,7 @@ export async function servePostgres(
       ? encodeNegotiateProtocolVersion(PROTOCOL_3_0 & 0xffff, unsupported)
       : new Uint8Array(0);
 
-    const { conn, hello } = await connectPostgres(cfg, { params, log: opts.log });
+    const { conn, hello } = await connectPostgres(cfg, { params, log: opts.log, early });
     upstream = conn;
     if (negotiate.length > 0) await writeAll(client, negotiate);
     await writeAll(client, hello);
@@ -91,6 +108,8 @@ export async function servePostgres(
     }
     throw err;
   } finally {
+    // Not taken by a login (a cancel request, a client gone before its startup).
+    if (!upstream) early?.abandon();
     closeQuietly(client);
     closeQuietly(upstream);
   }

@@ -291,6 +291,40 @@ Deno.test({
   },
 });
 
+Deno.test("servePostgres() opens the server's connection while the client is still pairing, and closes it unused when the client leaves before its startup (a bare TCP listener stands in for the server)", async () => {
+  using server = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (server.addr as Deno.NetAddr).port;
+  const log = new Logger({}, { sink: { write: () => {} } });
+  let arrive!: (c: Deno.Conn) => void;
+  const pairing = new Promise<Deno.Conn>((resolve) => arrive = resolve);
+  const served = servePostgres(pairing, `postgres://app:pw@127.0.0.1:${port}/app?sslmode=disable`, {
+    log,
+    splice,
+  });
+  // Accepted while the client's promise is still pending (or never: fail, don't hang).
+  let timer!: ReturnType<typeof setTimeout>;
+  const early = await Promise.race([
+    server.accept(),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("no server connection before the client")), 10_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  using peer = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const dialing = Deno.connect({ hostname: "127.0.0.1", port: (peer.addr as Deno.NetAddr).port });
+  const clientSide = await peer.accept();
+  const far = await dialing;
+  arrive(clientSide);
+  far.close(); // gone before sending a startup
+  await served;
+  assert.equal(
+    await early.read(new Uint8Array(16)),
+    null,
+    "the unused server connection is closed",
+  );
+  early.close();
+});
+
 Deno.test({
   name: "servePostgres() carries pgbench -M extended with no failed transactions",
   ignore: POSTGRES_SKIP_REASON !== undefined,

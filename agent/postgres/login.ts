@@ -52,21 +52,44 @@ export interface ConnectPostgresOptions {
   params?: Record<string, string>;
   /** Debug lines about the login (never the password). */
   log?: Logger;
+  /** The server connection opened ahead ({@linkcode openEarly}); opened here when absent. */
+  early?: EarlyTransport;
+}
+
+/** A connection to the server opened before the login can start. */
+export interface EarlyTransport {
+  readonly conn: Promise<Deno.Conn>;
+  /** Close it once open: the session ended before its login. */
+  abandon(): void;
+}
+
+/**
+ * Start opening the server's connection (TCP, then TLS as `sslmode` says)
+ * while the session is still pairing and the client's startup is on its way:
+ * the server forks its backend on accept, which is most of the wait. Bounded
+ * by the URI's `connect_timeout`. A server connection closed before any
+ * startup leaves nothing in PostgreSQL's log.
+ */
+export function openEarly(cfg: PostgresUri): EarlyTransport {
+  const conn = openTransport(cfg, AbortSignal.timeout(cfg.connectTimeoutMs));
+  // Awaited by the login, or dropped by abandon(): never an unhandled rejection.
+  conn.catch(() => {});
+  return { conn, abandon: () => void conn.then(closeQuietly, () => {}) };
 }
 
 /**
  * Connect and log in to the server of `cfg`. `hello` is what the client must
  * be sent before splicing: an `AuthenticationOk` followed by every server byte
- * already read past it (`ParameterStatus`...). The whole of it is bounded by
- * the URI's `connect_timeout`. Throws {@linkcode PostgresConnectError} with a
- * user-facing message.
+ * already read past it (`ParameterStatus`...). Opening the connection and the
+ * login are each bounded by the URI's `connect_timeout`. Throws
+ * {@linkcode PostgresConnectError} with a user-facing message.
  */
 export async function connectPostgres(
   cfg: PostgresUri,
   opts: ConnectPostgresOptions = {},
 ): Promise<{ conn: Deno.Conn; hello: Uint8Array }> {
+  const conn = await (opts.early ?? openEarly(cfg)).conn;
   const signal = AbortSignal.timeout(cfg.connectTimeoutMs);
-  const conn = await openTransport(cfg, signal);
   // Bound the login too: a server that accepts and then stays silent must not hang the session.
   const onAbort = () => closeQuietly(conn);
   signal.addEventListener("abort", onAbort);
