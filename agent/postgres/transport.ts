@@ -60,14 +60,39 @@ function noSsl(cfg: PostgresUri): PostgresConnectError {
   return tlsFailed(cfg, `the server does not support SSL, but sslmode is ${cfg.sslmode}`);
 }
 
-/** Send an SSLRequest and read the server's one-byte answer. */
-async function requestSsl(conn: ByteReader & ByteWriter, cfg: PostgresUri): Promise<"S" | "N"> {
+/**
+ * Run `step` with `conn` closed if `signal` aborts first: a server that
+ * accepts and then stays silent must not hold the session past its
+ * `connect_timeout`.
+ */
+async function bounded<T>(
+  conn: { close(): void },
+  signal: AbortSignal,
+  step: () => Promise<T>,
+): Promise<T> {
+  const onAbort = () => closeQuietly(conn);
+  signal.addEventListener("abort", onAbort);
+  try {
+    return await step();
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Send an SSLRequest and read the server's one-byte answer, within `signal`. */
+async function requestSsl(
+  conn: ByteReader & ByteWriter & { close(): void },
+  cfg: PostgresUri,
+  signal: AbortSignal,
+): Promise<"S" | "N"> {
   let b: Uint8Array | null;
   try {
-    await writeAll(conn, encodeSslRequest());
-    b = await readFull(conn, 1);
+    b = await bounded(conn, signal, async () => {
+      await writeAll(conn, encodeSslRequest());
+      return await readFull(conn, 1);
+    });
   } catch (err) {
-    throw tlsFailed(cfg, reason(err), "08001", err);
+    throw tlsFailed(cfg, failureReason(err, cfg, signal), "08001", err);
   }
   const c = b ? String.fromCharCode(b[0]) : "";
   if (c === "S" || c === "N") return c;
@@ -113,9 +138,9 @@ export async function openTransport(cfg: PostgresUri, signal: AbortSignal): Prom
     const tcp = await dial(cfg, signal);
     let answer: "S" | "N";
     try {
-      answer = await requestSsl(tcp, cfg);
+      answer = await requestSsl(tcp, cfg, signal);
     } catch (err) {
-      tcp.close();
+      closeQuietly(tcp); // closed already when the deadline passed
       throw err;
     }
     if (answer === "N") return tcp;
@@ -130,7 +155,7 @@ async function verifiedTls(cfg: PostgresUri, signal: AbortSignal): Promise<Deno.
   const caCerts = await rootCerts(cfg);
   const tcp = await dial(cfg, signal);
   try {
-    if (await requestSsl(tcp, cfg) === "N") throw noSsl(cfg);
+    if (await requestSsl(tcp, cfg, signal) === "N") throw noSsl(cfg);
     const secure = await Deno.startTls(tcp, {
       hostname: cfg.host,
       caCerts,
@@ -138,7 +163,7 @@ async function verifiedTls(cfg: PostgresUri, signal: AbortSignal): Promise<Deno.
     });
     // The handshake is lazy; run it now so certificate errors are reported as TLS errors.
     try {
-      await secure.handshake();
+      await bounded(secure, signal, () => secure.handshake());
     } catch (err) {
       secure.close();
       throw err;
@@ -150,7 +175,7 @@ async function verifiedTls(cfg: PostgresUri, signal: AbortSignal): Promise<Deno.
     const why = /CaUsedAsEndEntity/.test(String(err))
       ? "the server's certificate is a CA certificate (CA:TRUE), which cannot be verified as a " +
         "server certificate; give the server a leaf certificate or use sslmode=require"
-      : reason(err);
+      : failureReason(err, cfg, signal);
     throw tlsFailed(cfg, why, "08001", err);
   }
 }
@@ -168,7 +193,7 @@ async function unverifiedTls(cfg: PostgresUri, signal: AbortSignal): Promise<Den
     const plain = new NodeSocketConn(sock);
     let answer: "S" | "N";
     try {
-      answer = await requestSsl(plain, cfg);
+      answer = await requestSsl(plain, cfg, signal);
     } finally {
       plain.detach();
     }
