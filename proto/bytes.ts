@@ -62,6 +62,25 @@ export function closeQuietly(c: { close(): void } | undefined): void {
 }
 
 /**
+ * Run `step` with `c` closed if `signal` aborts first, so that a read or
+ * write it awaits ends: a peer that accepts and then stays silent must not
+ * hold the caller past its deadline.
+ */
+export async function closeOnAbort<T>(
+  c: { close(): void },
+  signal: AbortSignal,
+  step: () => Promise<T>,
+): Promise<T> {
+  const onAbort = () => closeQuietly(c);
+  signal.addEventListener("abort", onAbort);
+  try {
+    return await step();
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
  * Turn Nagle's algorithm off where the connection allows it (a TLS conn may
  * not): with it on, a relay adds ~29 ms per PostgreSQL round trip.
  */

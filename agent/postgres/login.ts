@@ -6,7 +6,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { closeQuietly, concatBytes, writeAll } from "../../proto/bytes.ts";
+import { closeOnAbort, closeQuietly, concatBytes, writeAll } from "../../proto/bytes.ts";
 import type { Logger } from "../../proto/log.ts";
 import {
   AUTH_CLEARTEXT_PASSWORD,
@@ -90,19 +90,19 @@ export async function connectPostgres(
 ): Promise<{ conn: Deno.Conn; hello: Uint8Array }> {
   const conn = await (opts.early ?? openEarly(cfg)).conn;
   const signal = AbortSignal.timeout(cfg.connectTimeoutMs);
-  // Bound the login too: a server that accepts and then stays silent must not hang the session.
-  const onAbort = () => closeQuietly(conn);
-  signal.addEventListener("abort", onAbort);
   try {
-    const startup: Record<string, string> = { ...opts.params, ...cfg.params };
-    startup.user = cfg.user;
-    startup.database = cfg.database;
-    await writeAll(conn, encodeStartup(startup));
-    const reader = new MessageReader(conn, { maxBodyBytes: MAX_LOGIN_MESSAGE_BYTES });
-    await authenticate(reader, conn, cfg, opts.log);
-    return { conn, hello: concatBytes([encodeAuthenticationOk(), reader.takeBuffered()]) };
+    // Bound the login too: a server that accepts and then stays silent must not hang the session.
+    return await closeOnAbort(conn, signal, async () => {
+      const startup: Record<string, string> = { ...opts.params, ...cfg.params };
+      startup.user = cfg.user;
+      startup.database = cfg.database;
+      await writeAll(conn, encodeStartup(startup));
+      const reader = new MessageReader(conn, { maxBodyBytes: MAX_LOGIN_MESSAGE_BYTES });
+      await authenticate(reader, conn, cfg, opts.log);
+      return { conn, hello: concatBytes([encodeAuthenticationOk(), reader.takeBuffered()]) };
+    });
   } catch (err) {
-    onAbort();
+    closeQuietly(conn);
     if (err instanceof PostgresConnectError) throw err;
     throw new PostgresConnectError(
       "unavailable",
@@ -112,8 +112,6 @@ export async function connectPostgres(
       "08006",
       { cause: err },
     );
-  } finally {
-    signal.removeEventListener("abort", onAbort);
   }
 }
 

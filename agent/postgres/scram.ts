@@ -77,7 +77,11 @@ interface ScramKeys {
   serverKey: CryptoKey;
 }
 
-async function deriveKeys(password: string, salt: Uint8Array, iterations: number) {
+async function deriveKeys(
+  password: string,
+  salt: Uint8Array,
+  iterations: number,
+): Promise<ScramKeys> {
   const salted = await pbkdf2(enc.encode(saslPrep(password)), salt, iterations);
   const clientKey = await hmac(salted, enc.encode("Client Key"));
   return {
@@ -119,7 +123,12 @@ export class ScramKeyCache {
   }
 
   /** The keys for this password, salt and count, derived once within the TTL. */
-  keys(password: string, salt: string, saltBytes: Uint8Array, iterations: number) {
+  keys(
+    password: string,
+    salt: string,
+    saltBytes: Uint8Array,
+    iterations: number,
+  ): Promise<ScramKeys> {
     const id = `${iterations}$${salt}$${password}`;
     const now = Date.now();
     const hit = this.#entries.get(id);

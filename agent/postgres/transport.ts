@@ -22,6 +22,7 @@ import tls from "node:tls";
 import {
   type ByteReader,
   type ByteWriter,
+  closeOnAbort,
   closeQuietly,
   readFull,
   writeAll,
@@ -60,25 +61,6 @@ function noSsl(cfg: PostgresUri): PostgresConnectError {
   return tlsFailed(cfg, `the server does not support SSL, but sslmode is ${cfg.sslmode}`);
 }
 
-/**
- * Run `step` with `conn` closed if `signal` aborts first: a server that
- * accepts and then stays silent must not hold the session past its
- * `connect_timeout`.
- */
-async function bounded<T>(
-  conn: { close(): void },
-  signal: AbortSignal,
-  step: () => Promise<T>,
-): Promise<T> {
-  const onAbort = () => closeQuietly(conn);
-  signal.addEventListener("abort", onAbort);
-  try {
-    return await step();
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
-}
-
 /** Send an SSLRequest and read the server's one-byte answer, within `signal`. */
 async function requestSsl(
   conn: ByteReader & ByteWriter & { close(): void },
@@ -87,7 +69,7 @@ async function requestSsl(
 ): Promise<"S" | "N"> {
   let b: Uint8Array | null;
   try {
-    b = await bounded(conn, signal, async () => {
+    b = await closeOnAbort(conn, signal, async () => {
       await writeAll(conn, encodeSslRequest());
       return await readFull(conn, 1);
     });
@@ -163,7 +145,7 @@ async function verifiedTls(cfg: PostgresUri, signal: AbortSignal): Promise<Deno.
     });
     // The handshake is lazy; run it now so certificate errors are reported as TLS errors.
     try {
-      await bounded(secure, signal, () => secure.handshake());
+      await closeOnAbort(secure, signal, () => secure.handshake());
     } catch (err) {
       secure.close();
       throw err;
