@@ -30,8 +30,12 @@ if (POSTGRES_SKIP_REASON) console.warn(`faults_postgres_test skipped: ${POSTGRES
 gatewayRestartScenario("postgres");
 
 const SOAK = Deno.env.get("HOOP_SOAK") === "1";
-/** How long the store stays down (issue 10 names 20 s). */
-const OUTAGE_MS = SOAK ? 60_000 : 20_000;
+/**
+ * How long the store stays down: 8 s in the default suite (the same checks on
+ * a shorter outage, to keep the suite under its 5 minutes); 60 s, past issue
+ * 10's 20 s, in `deno task test:soak`, which CI runs too.
+ */
+const OUTAGE_MS = SOAK ? 60_000 : 8_000;
 /** One statement per this interval goes through psql for the whole test. */
 const STATEMENT_INTERVAL_MS = 100;
 /** How soon after the store stops the gateway must say so on /api/healthz. */
