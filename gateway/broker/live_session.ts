@@ -1,7 +1,8 @@
 /**
  * A session the broker is holding, and its states:
  *
- * `pending` (recorded, tickets out, waiting for both data connections) →
+ * `pending` (tickets out, waiting for both data connections; its row is
+ * written meanwhile, and it becomes active only once the row is there) →
  * `active` (relaying) → `done`. A pending session fails straight to `done`
  * (the waiting sides are refused with the reason); an active one is cut by
  * closing its sockets, and the relay records the reason as it ends.
@@ -39,6 +40,8 @@ export interface LiveSession {
   type: Connection["type"];
   verb: SessionVerb;
   recorder: SessionRecorder;
+  /** Resolves once the session's row is written: true, or false when it could not be. */
+  recorded: Promise<boolean>;
   client?: Deno.Conn;
   agent?: Deno.Conn;
   local?: LocalClient;

@@ -88,8 +88,6 @@ export class SessionBroker {
   #audit?: AuditWriter;
   #tickets = new TicketBook();
   #sessions = new Map<string, LiveSession>();
-  /** Per user, `open()` calls between the limit check and the session entering the map. */
-  #opening = new Map<string, number>();
   /**
    * Why recently failed sessions ended, kept for a ticket's lifetime: the
    * agent often fails (resource unreachable) before the client has dialed,
@@ -126,9 +124,7 @@ export class SessionBroker {
         { hint: "new sessions are refused until the gateway's store is back; running ones go on" },
       );
     }
-    // Opens still writing their record count too: concurrent calls must not all
-    // pass the check before any of them is in the map.
-    let waiting = this.#opening.get(req.user.id) ?? 0;
+    let waiting = 0;
     for (const s of this.#sessions.values()) {
       if (s.userId === req.user.id && s.state === "pending") waiting++;
     }
@@ -143,23 +139,19 @@ export class SessionBroker {
       );
     }
     const id = crypto.randomUUID();
-    this.#opening.set(req.user.id, (this.#opening.get(req.user.id) ?? 0) + 1);
-    try {
-      await this.#store.createSession({
-        id,
-        userId: req.user.id,
-        userEmail: req.user.email,
-        connectionName: req.connection.name,
-        connectionType: req.connection.type,
-        agentName: req.agent.name,
-        verb: req.verb,
-        startedAt: new Date().toISOString(),
-      });
-    } finally {
-      const left = (this.#opening.get(req.user.id) ?? 1) - 1;
-      if (left > 0) this.#opening.set(req.user.id, left);
-      else this.#opening.delete(req.user.id);
-    }
+    // The row is written while SESSION_OPEN travels to the agent and the data
+    // connections pair (a store write off the set-up); nothing is relayed or
+    // recorded before it is there (`recorded`, awaited by attach and #fail).
+    const row = this.#store.createSession({
+      id,
+      userId: req.user.id,
+      userEmail: req.user.email,
+      connectionName: req.connection.name,
+      connectionType: req.connection.type,
+      agentName: req.agent.name,
+      verb: req.verb,
+      startedAt: new Date().toISOString(),
+    });
     const session: LiveSession = {
       id,
       agentId: req.agent.id,
@@ -171,14 +163,17 @@ export class SessionBroker {
         maxBytes: this.#auditMaxBytes,
       }),
       state: "pending",
+      recorded: row.then(() => {
+        // The console's first size, so its asciicast header matches the user's terminal.
+        if (req.verb === "console" && req.cols && req.rows) {
+          session.recorder.record("r", `${req.cols}x${req.rows}`);
+        }
+        return true;
+      }, () => false),
       local: req.local,
       client: req.local?.conn,
     };
     this.#sessions.set(id, session);
-    // The console's first size, so its asciicast header matches the user's terminal.
-    if (req.verb === "console" && req.cols && req.rows) {
-      session.recorder.record("r", `${req.cols}x${req.rows}`);
-    }
     session.timer = setTimeout(
       () => this.#fail(session, "the agent did not open the session in time"),
       SESSION_PAIR_TIMEOUT_MS,
@@ -200,6 +195,7 @@ export class SessionBroker {
         `Cannot open a session on connection "${req.connection.name}": agent "${req.agent.name}" is offline`,
       );
     }
+    await this.#recordedOrDrop(session, row);
     this.#log.info("session opened", {
       sid: id,
       user: req.user.email,
@@ -226,7 +222,9 @@ export class SessionBroker {
     }
     if (side === DataSide.CLIENT) session.client = conn;
     else session.agent = conn;
-    if (session.client && session.agent) await this.#activate(session);
+    if (!session.client || !session.agent) return;
+    // A failed row already ended the session (#recordedOrDrop) and refused both sides.
+    if (await session.recorded && session.state === "pending") await this.#activate(session);
   }
 
   /** The agent could not open its side (resource unreachable, bad config). */
@@ -286,6 +284,22 @@ export class SessionBroker {
     });
   }
 
+  /**
+   * Wait for `session`'s row. When it cannot be written the session ends
+   * unrecorded and the store's error reaches `open()`'s caller, who answers
+   * the client with it (so the client is left out of the refusal here).
+   */
+  async #recordedOrDrop(session: LiveSession, row: Promise<unknown>): Promise<void> {
+    try {
+      await row;
+    } catch (err) {
+      session.local = undefined;
+      session.client = undefined;
+      this.#fail(session, `the session could not be recorded: ${reasonOf(err)}`);
+      throw err;
+    }
+  }
+
   /** End a session with a reason: refuse a waiting client, or cut a live relay. */
   #fail(session: LiveSession, reason: string): void {
     if (session.state === "done") return;
@@ -308,7 +322,9 @@ export class SessionBroker {
     const agent = session.agent;
     void (async () => {
       try {
-        await session.recorder.finish({ status: "error", exitCode: null, error: reason });
+        if (await session.recorded) {
+          await session.recorder.finish({ status: "error", exitCode: null, error: reason });
+        }
       } catch (err) {
         this.#log.error("session record not closed", { sid: session.id, err });
       }

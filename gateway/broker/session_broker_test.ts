@@ -1,0 +1,179 @@
+import assert from "node:assert/strict";
+import { decodeBase64Url } from "../../proto/base64.ts";
+import { DataSide, DataStatus, readStatus } from "../../proto/data_header.ts";
+import { unavailable } from "../../proto/errors.ts";
+import { Logger } from "../../proto/log.ts";
+import type { Packet } from "../../proto/packet.ts";
+import { type AgentLink, MemoryPresence } from "../presence.ts";
+import { secretBoxFromKey } from "../secret_box.ts";
+import { openStore } from "../store/open_store.ts";
+import type { Agent, Connection, NewSession, Store, User } from "../store/store.ts";
+import { SessionBroker } from "./session_broker.ts";
+
+const quiet = new Logger({}, { sink: { write: () => {} }, level: "error" });
+const dec = new TextDecoder();
+
+const user = { id: "u1", email: "ada@example.com" } as User;
+const connection = { name: "pg", type: "postgres", agentId: "a1", config: {} } as Connection;
+const agent = { id: "a1", name: "dev", mode: "standard", viaOrgKey: false } as Agent;
+
+/**
+ * A real SQLite store whose `createSession` is held until `release()`, or
+ * fails as an unreachable PostgreSQL's does; the store itself stays real.
+ * The agent's control stream is an in-process link that keeps what it is
+ * sent (no gRPC here: tests/ covers the real agent).
+ */
+async function brokerWithHeldRow(dir: string, opts: { fail?: boolean } = {}) {
+  const real = await openStore(undefined, {
+    dataDir: dir,
+    secretBox: await secretBoxFromKey(new Uint8Array(32)),
+  });
+  let release!: () => void;
+  const held = new Promise<void>((r) => release = r);
+  const events: string[] = [];
+  const store = new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === "createSession") {
+        return async (s: NewSession) => {
+          await held;
+          if (opts.fail) {
+            throw unavailable("The gateway's store is unreachable: connection refused");
+          }
+          const row = await target.createSession(s);
+          events.push("row written");
+          return row;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  }) as Store;
+  const sent: Packet[] = [];
+  const link: AgentLink = {
+    agentId: agent.id,
+    agentName: agent.name,
+    viaOrgKey: false,
+    send: (p) => (sent.push(p), true),
+    close: () => {},
+  };
+  const presence = new MemoryPresence();
+  presence.add(link);
+  const broker = new SessionBroker({ store, presence, log: quiet });
+  return { broker, real, sent, events, release };
+}
+
+/** Two ends of a loopback TCP connection. */
+async function tcpPair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const [near, far] = await Promise.all([
+    Deno.connect({ hostname: "127.0.0.1", port: (listener.addr as Deno.NetAddr).port }),
+    listener.accept(),
+  ]);
+  listener.close();
+  return [near, far];
+}
+
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function ticketOf(p: Packet): Uint8Array {
+  return decodeBase64Url(dec.decode(p.spec.ticket));
+}
+
+Deno.test("a session's row is written while SESSION_OPEN travels, and nothing is relayed before it", async () => {
+  const dir = await Deno.makeTempDir();
+  const { broker, real, sent, events, release } = await brokerWithHeldRow(dir);
+  const [clientNear, clientFar] = await tcpPair();
+  const [agentNear, agentFar] = await tcpPair();
+  try {
+    const opened = broker.open({
+      user,
+      connection,
+      agent,
+      verb: "connect",
+      local: { conn: clientFar, prelude: new TextEncoder().encode("hi"), refuse: async () => {} },
+    });
+    // The agent hears of the session before its row is in the store.
+    await waitFor(() => sent.length === 1, "SESSION_OPEN");
+    assert.equal(sent[0].type, "SESSION_OPEN");
+    assert.equal(events.length, 0);
+    const sid = dec.decode(sent[0].spec.sid);
+    assert.equal(await real.getSession(sid), undefined);
+
+    // Both sides are there; still no byte may flow until the row is.
+    const attached = broker.attach(agentFar, DataSide.AGENT, ticketOf(sent[0]));
+    const early = new Uint8Array(1);
+    const firstRead = agentNear.read(early).then((n) => {
+      events.push("agent read");
+      return n;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(events.length, 0, "the agent got bytes before the session's row was written");
+
+    release();
+    assert.equal((await opened).sessionId, sid);
+    assert.equal(await firstRead, 1);
+    assert.deepEqual(events, ["row written", "agent read"]);
+    assert.equal(early[0], DataStatus.OK);
+    assert.ok(await real.getSession(sid), "the session's row");
+    clientNear.close();
+    agentNear.close();
+    await attached;
+    await waitFor(() => broker.liveCount === 0, "the session to end");
+  } finally {
+    for (const c of [clientNear, agentNear]) {
+      try {
+        c.close();
+      } catch {
+        // Closed by the test.
+      }
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a session whose row cannot be written is refused: open() throws the store's error, the agent hears why", async () => {
+  const dir = await Deno.makeTempDir();
+  const { broker, sent, release } = await brokerWithHeldRow(dir, { fail: true });
+  const [clientNear, clientFar] = await tcpPair();
+  const [agentNear, agentFar] = await tcpPair();
+  let refusedClient = false;
+  try {
+    const opened = broker.open({
+      user,
+      connection,
+      agent,
+      verb: "connect",
+      local: {
+        conn: clientFar,
+        refuse: () => {
+          refusedClient = true;
+          return Promise.resolve();
+        },
+      },
+    });
+    opened.catch(() => {});
+    await waitFor(() => sent.length === 1, "SESSION_OPEN");
+    release();
+    await assert.rejects(opened, /store is unreachable/);
+    // The caller answers its own client with that error; the broker does not answer it twice.
+    assert.equal(refusedClient, false);
+    assert.equal(broker.liveCount, 0);
+
+    // The agent, which already had SESSION_OPEN, is turned away with the reason.
+    await broker.attach(agentFar, DataSide.AGENT, ticketOf(sent[0]));
+    const status = await readStatus(agentNear, 5_000);
+    assert.equal(status.ok, false);
+    assert.match(!status.ok ? status.message : "", /could not be recorded: .*unreachable/);
+  } finally {
+    clientNear.close();
+    clientFar.close();
+    agentNear.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
