@@ -19,6 +19,18 @@ import type { Row, SqlDriver, SqlParam, SqlQueryer, TxOptions } from "./sql_driv
 /** Pool size: the gateway's store traffic is light; PostgreSQL connections are not free. */
 const POOL_MAX = 4;
 const CONNECT_TIMEOUT_S = 10;
+/**
+ * Longest wait between reconnect attempts while the store is down. postgres.js
+ * grows its wait to 10-20 s, and queries queue behind it: a store back after a
+ * minute's outage went unused (sessions refused, healthz 503) for that long.
+ */
+export const STORE_RECONNECT_MAX_MS = 1_000;
+
+/** Seconds before reconnect attempt `retries`: doubling from 50 ms to the cap, jittered. */
+export function storeReconnectDelayS(retries: number): number {
+  const ms = Math.min(50 * 2 ** Math.min(retries, 10), STORE_RECONNECT_MAX_MS);
+  return (ms / 2 + Math.random() * ms / 2) / 1000;
+}
 
 /** SQLSTATE of a duplicate key. */
 const UNIQUE_VIOLATION = "23505";
@@ -114,6 +126,7 @@ export async function openPostgresDriver(url: string): Promise<PostgresDriver> {
   const sql = postgres(u.href, {
     max: POOL_MAX,
     connect_timeout: CONNECT_TIMEOUT_S,
+    backoff: storeReconnectDelayS,
     onnotice: () => {},
     // Every pooled connection resolves unqualified names in our schema.
     connection: { search_path: `"${schema}"` },
