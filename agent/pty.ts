@@ -25,6 +25,7 @@
  */
 
 import { trackChild } from "../proto/child_registry.ts";
+import { openLibc } from "../proto/libc.ts";
 
 /** A program running behind a pseudo-terminal. */
 export interface PtyProcess {
@@ -86,23 +87,7 @@ const SYMBOLS = {
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-function openLibc(): Libc | undefined {
-  const paths = IS_DARWIN
-    ? ["/usr/lib/libSystem.B.dylib", "libc.dylib"]
-    : Deno.build.os === "linux"
-    ? ["libc.so.6"]
-    : [];
-  for (const path of paths) {
-    try {
-      return Deno.dlopen(path, SYMBOLS).symbols;
-    } catch {
-      // Without --allow-ffi, or on a libc without openpty: try the next, then report unsupported.
-    }
-  }
-  return undefined;
-}
-
-const libc = openLibc();
+const libc: Libc | undefined = openLibc(SYMBOLS);
 
 /**
  * False where libc cannot be loaded (no `--allow-ffi`, Windows, a libc without `openpty`);

@@ -27,6 +27,7 @@
  * @module
  */
 import { isTrackedChild, trackChild } from "../proto/child_registry.ts";
+import { openLibc } from "../proto/libc.ts";
 
 /** How long the application may take to exit after SIGTERM before SIGKILL. */
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
@@ -156,12 +157,9 @@ let libcCache: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | null | undefined
  * refuses `/proc` without --allow-all). `undefined` off Linux or without --allow-ffi.
  */
 function loadLibc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined {
+  // waitid's siginfo layout below is Linux's.
   if (libcCache === undefined) {
-    try {
-      libcCache = Deno.build.os === "linux" ? Deno.dlopen("libc.so.6", SYMBOLS).symbols : null;
-    } catch {
-      libcCache = null;
-    }
+    libcCache = Deno.build.os === "linux" ? openLibc(SYMBOLS) ?? null : null;
   }
   return libcCache ?? undefined;
 }

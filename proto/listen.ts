@@ -15,6 +15,7 @@
  * @module
  */
 import type { HostPort } from "./host_port.ts";
+import { openLibc } from "./libc.ts";
 
 /** PEM certificate (chain) and key of a TLS listener. */
 export interface ListenTls {
@@ -60,17 +61,9 @@ let socketCalls: SocketCalls | null | undefined;
 
 /** libc's socket calls, or null off Linux and without `--allow-ffi`. */
 function loadSocketCalls(): SocketCalls | null {
+  // The descriptor scan below assumes Linux's sockaddr layout.
   if (socketCalls === undefined) {
-    socketCalls = null;
-    if (
-      Deno.build.os === "linux" && Deno.permissions.querySync({ name: "ffi" }).state === "granted"
-    ) {
-      try {
-        socketCalls = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
-      } catch {
-        // A libc without these symbols (or none at that name): Nagle stays on.
-      }
-    }
+    socketCalls = Deno.build.os === "linux" ? openLibc(SYMBOLS) ?? null : null;
   }
   return socketCalls;
 }
