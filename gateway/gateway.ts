@@ -269,7 +269,13 @@ export async function startGateway(opts: GatewayOptions = {}): Promise<Gateway> 
         issuer: oidcSettings.issuer.href,
         redirect_uri: `${oidcSettings.publicUrl}/api/oidc/callback`,
       });
-      const recheck = startRecheck(store, ssoProvider, log, oidcSettings.recheckIntervalMs);
+      const recheck = startRecheck(
+        store,
+        ssoProvider,
+        log,
+        broker,
+        oidcSettings.recheckIntervalMs,
+      );
       cleanups.unshift(() => recheck.close());
     }
 

@@ -242,6 +242,63 @@ Deno.test("users, groups and access: who may use what, and a deleted user is cut
       assert.equal(markers(markerDir).length, 2);
     });
 
+    // bob's sessions of the logout step, left out of the next step's count.
+    const loggedOutStep = new Set<string>();
+    await t.step(
+      "hoop logout ends the sessions its token opened; another login's run on",
+      async () => {
+        const home = await Deno.makeTempDir({ prefix: "hoop-home-" });
+        cleanups.push(() => Deno.remove(home, { recursive: true }));
+        const second = { ...bob!.env, HOOP_HOME: home };
+        await hoopOk(["login", "--email", bob!.email, "--password-stdin"], {
+          env: second,
+          stdin: bob!.password + "\n",
+        });
+        const exec: HoopProcess = spawnHoop("bob exec", [
+          "exec",
+          "shared",
+          "-i",
+          "echo exec-started $$; exec sleep 60",
+        ], { env: second });
+        cleanups.push(() => exec.stop());
+        const pid = Number((await exec.log.waitFor(/exec-started (\d+)/))[1]);
+        cleanups.push(() => killPid(pid));
+        const pty: PtyDriver = spawnHoopInPty(["connect", "shared"], { env: bob!.env });
+        cleanups.push(() => pty.close(5000));
+        await pty.type("echo before-$((6*7))\r");
+        await pty.waitFor("before-42");
+
+        await hoopOk(["logout"], { env: second });
+
+        const execStatus = await within(exec.status, 10_000);
+        assert.ok(execStatus, "the exec did not end when the token that opened it was revoked");
+        assert.notEqual(execStatus.code, 0);
+        // The console of bob's other login is untouched: it still answers.
+        await pty.type("echo after-$((6*7))\r");
+        await pty.waitFor("after-42");
+        await pty.type("exit\r");
+        const ptyStatus = await pty.close(10_000);
+        assert.equal(ptyStatus.signal, null, "the console did not end at exit");
+        assert.equal(ptyStatus.code, 0);
+
+        const sessions = await waitFor(async () => {
+          const list = JSON.parse(
+            (await hoopOk(
+              ["admin", "get", "sessions", "--user", bob!.email, "-o", "json"],
+              { env: admin.env },
+            )).stdout,
+          ) as ApiSession[];
+          return list.length === 2 && list.every((s) => s.status !== "open") ? list : undefined;
+        }, { message: "bob's sessions were not closed" }) as ApiSession[];
+        for (const s of sessions) loggedOutStep.add(s.id);
+        const cut = sessions.find((s) => s.verb === "exec");
+        assert.equal(cut?.status, "error");
+        assert.match(cut?.error ?? "", /token was revoked: its user logged out/);
+        const kept = sessions.find((s) => s.verb === "console");
+        assert.equal(kept?.status, "done", "the other login's console was cut");
+      },
+    );
+
     await t.step("deleting a user revokes their token and ends their live sessions", async () => {
       // A long exec and an interactive console, both bob's.
       const exec: HoopProcess = spawnHoop("bob exec", [
@@ -284,7 +341,7 @@ Deno.test("users, groups and access: who may use what, and a deleted user is cut
             ["admin", "get", "sessions", "--user", "bob@example.com", "-o", "json"],
             { env: admin.env },
           )).stdout,
-        ) as ApiSession[];
+        ).filter((s: ApiSession) => !loggedOutStep.has(s.id)) as ApiSession[];
         return list.length === 2 && list.every((s) => s.status !== "open") ? list : undefined;
       }, { message: "bob's sessions were not closed" }) as ApiSession[];
       assert.deepEqual(sessions.map((s) => s.verb).sort(), ["console", "exec"]);

@@ -16,9 +16,11 @@ import {
   hoopOk,
   signupAdmin,
   spawnHoop,
+  startAgent,
   startGateway,
   waitFor,
 } from "./_harness.ts";
+import { killPid } from "./_audit_scenarios.ts";
 
 async function ssoGateway(
   issuer: string,
@@ -297,7 +299,7 @@ Deno.test("--auth-methods oidc keeps only the break-glass admin's password; a pr
   assert.match(down.stderr, new RegExp(`Cannot reach the OpenID provider ${issuer}/`));
 });
 
-Deno.test("a login the directory changes is rechecked at the provider: groups follow, a refusal revokes", async () => {
+Deno.test("a login the directory changes is rechecked at the provider: groups follow, a refusal revokes and cuts its sessions", async () => {
   const api = freePort();
   await using provider = await startProvider(`http://127.0.0.1:${api}/api/oidc/callback`);
   await using gw = await ssoGateway(
@@ -308,7 +310,9 @@ Deno.test("a login the directory changes is rechecked at the provider: groups fo
     api,
   );
   const admin = await signupAdmin(gw);
-  await hoopOk(["admin", "create", "agent", "db-agent"], { env: admin.env });
+  const key = (await hoopOk(["admin", "create", "agent", "db-agent"], { env: admin.env })).stdout
+    .trim();
+  await using _agent = await startAgent(key);
   await hoopOk(
     ["admin", "create", "connection", "dbshell", "--agent", "db-agent", "--command", "sh"],
     { env: admin.env },
@@ -322,6 +326,14 @@ Deno.test("a login the directory changes is rechecked at the provider: groups fo
   assert.equal(r.code, 0, r.text);
   const token = await savedToken(r.home);
   assert.deepEqual(await visibleConnections(gw, token), ["dbshell"]);
+  // A session frank opens now, to be cut when the directory refuses him.
+  await using exec = spawnHoop("frank exec", [
+    "exec",
+    "dbshell",
+    "-i",
+    "echo exec-started $$; exec sleep 60",
+  ], { env: { ...gw.env, HOOP_HOME: r.home } });
+  const pid = Number((await exec.log.waitFor(/exec-started (\d+)/))[1]);
 
   // No new login: the recheck's refreshed ID token carries the directory's new groups.
   provider.groups.set("frank@example.com", []);
@@ -344,6 +356,25 @@ Deno.test("a login the directory changes is rechecked at the provider: groups fo
     timeoutMs: 10_000,
     message: "the gateway's log line",
   });
+  try {
+    await waitFor(() => exec.hasExited(), {
+      timeoutMs: 10_000,
+      message: "frank's exec to be cut with his token",
+    });
+    const st = await exec.status;
+    assert.notEqual(st.code, 0);
+    const [session] = JSON.parse(
+      (await hoopOk(
+        ["admin", "get", "sessions", "--user", "frank@example.com", "-o", "json"],
+        { env: admin.env },
+      )).stdout,
+    );
+    assert.equal(session.status, "error");
+    assert.match(session.error, /single sign-on refused at recheck/);
+  } finally {
+    // The agent leaves an exec whose stdin ended running when its session is cut.
+    await killPid(pid);
+  }
 });
 
 Deno.test({

@@ -10,11 +10,11 @@ import type * as wire from "../../proto/api_types.ts";
 import { permissionDenied, unauthenticated } from "../../proto/errors.ts";
 import { authenticatePassword } from "../auth.ts";
 import { hashPassword } from "../password.ts";
-import { StoreConflictError, StoreNotFoundError } from "../store/store.ts";
+import { StoreConflictError } from "../store/store.ts";
 import { requireUser } from "./_auth.ts";
 import { readJsonBody, requiredString } from "./_body.ts";
 import type { ApiContext, ApiEnv } from "./_context.ts";
-import { issueToken } from "../tokens.ts";
+import { issueToken, revokeToken } from "../tokens.ts";
 import { assertPasswordLoginAllowed } from "./oidc.ts";
 import { checkPassword, normalizeEmail } from "./_fields.ts";
 import { userView } from "./_views.ts";
@@ -79,12 +79,12 @@ export function authRoutes(ctx: ApiContext): Hono<ApiEnv> {
   });
 
   app.post("/logout", user, async (c) => {
-    try {
-      await ctx.store.revokeToken(c.get("token").id, new Date().toISOString());
-    } catch (err) {
-      // Gone since it was checked (its user was deleted): nothing left to revoke.
-      if (!(err instanceof StoreNotFoundError)) throw err;
-    }
+    await revokeToken(
+      ctx.store,
+      ctx.broker,
+      c.get("token").id,
+      "the token was revoked: its user logged out",
+    );
     return c.body(null, 204);
   });
 

@@ -142,6 +142,7 @@ export function sessionRoutes(ctx: ApiContext): Hono<ApiEnv> {
     if (!agent) throw notFound(`Connection "${conn.name}" has no agent`);
     const opened = await ctx.broker.open({
       user: c.get("user"),
+      tokenId: c.get("token").id,
       connection: conn,
       agent,
       verb,

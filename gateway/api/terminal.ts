@@ -56,6 +56,7 @@ export function terminalRoutes(ctx: ApiContext): Hono<ApiEnv> {
       idleTimeout: TERMINAL_PING_SECONDS,
     });
     const caller = c.get("user");
+    const tokenId = c.get("token").id;
     void (async () => {
       if (!await socketOpened(socket)) return;
       const early = holdEarlyMessages(socket);
@@ -63,6 +64,7 @@ export function terminalRoutes(ctx: ApiContext): Hono<ApiEnv> {
       try {
         session = await openOwnSession(ctx, {
           user: caller,
+          tokenId,
           connection: conn,
           verb: "console",
           cols,

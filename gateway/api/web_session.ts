@@ -13,11 +13,10 @@ import { type Context, Hono } from "hono";
 import type * as wire from "../../proto/api_types.ts";
 import { unauthenticated } from "../../proto/errors.ts";
 import { authenticatePassword } from "../auth.ts";
-import { StoreNotFoundError } from "../store/store.ts";
 import { requireUser } from "./_auth.ts";
 import { readJsonBody, requiredString } from "./_body.ts";
 import type { ApiContext, ApiEnv } from "./_context.ts";
-import { issueToken } from "../tokens.ts";
+import { issueToken, revokeToken } from "../tokens.ts";
 import { assertPasswordLoginAllowed } from "./oidc.ts";
 import { normalizeEmail } from "./_fields.ts";
 import { userView } from "./_views.ts";
@@ -94,12 +93,12 @@ export function webSessionRoutes(ctx: ApiContext): Hono<ApiEnv> {
   });
 
   app.post("/web/logout", user, async (c) => {
-    try {
-      await ctx.store.revokeToken(c.get("token").id, new Date().toISOString());
-    } catch (err) {
-      // Gone since it was checked (its user was deleted): nothing left to revoke.
-      if (!(err instanceof StoreNotFoundError)) throw err;
-    }
+    await revokeToken(
+      ctx.store,
+      ctx.broker,
+      c.get("token").id,
+      "the token was revoked: its user signed out of the web console",
+    );
     clearSessionCookie(c, ctx);
     return c.body(null, 204);
   });

@@ -37,6 +37,8 @@ export interface LiveSession {
   id: string;
   agentId: string;
   userId: string;
+  /** The token it was opened with, when there was one (not an account password). */
+  tokenId?: string;
   type: Connection["type"];
   verb: SessionVerb;
   recorder: SessionRecorder;

@@ -55,6 +55,8 @@ export interface OpenSessionRequest {
   verb: SessionVerb;
   cols?: number;
   rows?: number;
+  /** The token the session was opened with: revoking it ends the session. */
+  tokenId?: string;
   /**
    * A client already connected to the gateway itself (the PostgreSQL
    * listener) instead of one that dials the data port with a ticket.
@@ -156,6 +158,7 @@ export class SessionBroker {
       id,
       agentId: req.agent.id,
       userId: req.user.id,
+      tokenId: req.tokenId,
       type: req.connection.type,
       verb: req.verb,
       recorder: new SessionRecorder(this.#audit ?? this.#store, id, {
@@ -244,6 +247,11 @@ export class SessionBroker {
   /** End every session through an agent (revoked, or its stream died). */
   endAgentSessions(agentId: string, reason: string): void {
     for (const s of this.#sessions.values()) if (s.agentId === agentId) this.#fail(s, reason);
+  }
+
+  /** End every session opened with a token that was just revoked. */
+  endTokenSessions(tokenId: string, reason: string): void {
+    for (const s of this.#sessions.values()) if (s.tokenId === tokenId) this.#fail(s, reason);
   }
 
   /** End every session (the audit spool is full: nothing more can be recorded). */

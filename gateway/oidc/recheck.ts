@@ -2,7 +2,8 @@
  * Directory changes reach hoop tokens already issued: every
  * {@linkcode OIDC_RECHECK_INTERVAL_MS} the gateway refreshes each single
  * sign-on's grant at the provider. A refusal (user disabled or removed,
- * grant revoked) revokes the hoop token that login issued; a refreshed ID
+ * grant revoked) revokes the hoop token that login issued and ends the
+ * sessions opened with it; a refreshed ID
  * token brings role and groups up to date. A provider that cannot be
  * reached revokes nothing (an outage must not log everybody out) and ends
  * the sweep; its grants are tried again at the next one.
@@ -10,7 +11,8 @@
  * @module
  */
 import type { Logger } from "../../proto/log.ts";
-import { type Store, StoreNotFoundError } from "../store/store.ts";
+import type { Store } from "../store/store.ts";
+import { revokeToken, type SessionEnder } from "../tokens.ts";
 import { applyDirectoryAccess } from "./directory.ts";
 import type { OidcProvider } from "./provider.ts";
 
@@ -36,6 +38,7 @@ export async function recheckDue(
   provider: OidcProvider,
   log: Logger,
   intervalMs: number,
+  sessions: SessionEnder,
 ): Promise<RecheckCounts> {
   const counts: RecheckCounts = { kept: 0, revoked: 0, unreachable: 0 };
   const now = new Date();
@@ -60,10 +63,12 @@ export async function recheckDue(
       }
       const checkedAt = new Date().toISOString();
       if (outcome.status === "refused") {
-        // Gone already (its user deleted meanwhile) is as good as revoked.
-        await store.revokeToken(grant.tokenId, checkedAt).catch((err) => {
-          if (!(err instanceof StoreNotFoundError)) throw err;
-        });
+        await revokeToken(
+          store,
+          sessions,
+          grant.tokenId,
+          `single sign-on refused at recheck: ${outcome.reason}`,
+        );
         counts.revoked++;
         log.info("single sign-on refused at recheck: token revoked", {
           user_id: grant.userId,
@@ -100,12 +105,15 @@ export function startRecheck(
   store: Store,
   provider: OidcProvider,
   log: Logger,
+  sessions: SessionEnder,
   intervalMs = OIDC_RECHECK_INTERVAL_MS,
 ): { close(): Promise<void> } {
   let running: Promise<unknown> | undefined;
   const timer = setInterval(() => {
     // A sweep slower than the timer is not stacked up: the next tick finds it busy.
-    running ??= recheckDue(store, provider, log, intervalMs).finally(() => (running = undefined));
+    running ??= recheckDue(store, provider, log, intervalMs, sessions).finally(
+      () => (running = undefined),
+    );
   }, Math.min(intervalMs, OIDC_RECHECK_SWEEP_MS));
   return {
     async close() {

@@ -212,7 +212,7 @@ async function serveClient(state: ListenerState, accepted: Deno.TcpConn): Promis
         `password authentication failed for user "${email}"`,
       );
     }
-    user = found;
+    user = found.user;
     const connection = await ctx.store.getConnectionByName(database);
     if (!connection || !canUse(user, connection)) {
       // Same answer for unknown and forbidden: a user learns nothing about connections they cannot use.
@@ -244,6 +244,7 @@ async function serveClient(state: ListenerState, accepted: Deno.TcpConn): Promis
     let key: BackendKey | undefined;
     await ctx.broker.open({
       user,
+      tokenId: found.tokenId,
       connection,
       agent,
       verb: "connect",
@@ -311,15 +312,16 @@ async function authenticate(
   store: Store,
   email: string,
   password: string,
-): Promise<User | undefined> {
+): Promise<{ user: User; tokenId?: string } | undefined> {
   if (password.startsWith("xtok-")) {
     try {
-      const { user } = await authenticateToken(store, password);
-      return user.email === email ? user : undefined;
+      const { user, token } = await authenticateToken(store, password);
+      return user.email === email ? { user, tokenId: token.id } : undefined;
     } catch (err) {
       if (err instanceof HoopError && err.code === "unauthenticated") return undefined;
       throw err;
     }
   }
-  return await authenticatePassword(store, email, password);
+  const user = await authenticatePassword(store, email, password);
+  return user && { user };
 }

@@ -60,7 +60,14 @@ export function endOnAbort(session: OwnSession, signal: AbortSignal): () => void
  */
 export async function openOwnSession(
   deps: OwnSessionDeps,
-  req: { user: User; connection: Connection; verb: SessionVerb; cols?: number; rows?: number },
+  req: {
+    user: User;
+    tokenId?: string;
+    connection: Connection;
+    verb: SessionVerb;
+    cols?: number;
+    rows?: number;
+  },
 ): Promise<OwnSession> {
   const agent = await deps.store.getAgentById(req.connection.agentId);
   if (!agent) throw notFound(`Connection "${req.connection.name}" has no agent`);
