@@ -9,7 +9,7 @@
 import { fileURLToPath } from "node:url";
 import { withCpu } from "./cpu.ts";
 import { describeMachine } from "./machine.ts";
-import { execTimes, runCopy, sessionSetup } from "./measure.ts";
+import { execTimes, runCopy, sessionSetups } from "./measure.ts";
 import { type BenchOptions, parseBenchArgs, USAGE } from "./options.ts";
 import { runPgbench } from "./pgbench.ts";
 import { runCleanup, runTool } from "./proc.ts";
@@ -91,9 +91,10 @@ async function measurePaths(opts: BenchOptions, results: BenchResults): Promise<
             : `FLAGGED ${run.problem}`),
       );
     }
-    for (const id of ids) {
-      if (stopping) return;
-      const run = await sessionSetup(setup.targets.get(id)!, opts.setupRuns);
+    if (stopping) return;
+    const setups = await sessionSetups(ids.map((id) => setup.targets.get(id)!), opts.setupRuns);
+    for (const [i, id] of ids.entries()) {
+      const run = setups[i];
       results.paths[id]!.setup.push(run);
       progress(
         `${tag} session set-up ${PATH_LABELS[id]}: ` +

@@ -65,20 +65,33 @@ export interface SetupRun {
  * Session set-up: wall time of `psql -X -At -c 'select 1'` (connect, startup,
  * password, first answer, exit), the same tool for every path. It includes
  * psql's own start (a few ms), which the direct path shows on its own.
+ *
+ * The paths take turns one psql at a time (run i: every path once, starting
+ * one further along each run), so a burst of noise on this shared machine
+ * lands on all of them instead of on the block of one path. A path whose
+ * psql fails drops out with its problem; the others go on.
  */
-export async function sessionSetup(target: PgTarget, runs: number): Promise<SetupRun> {
-  const samples: number[] = [];
+export async function sessionSetups(targets: PgTarget[], runs: number): Promise<SetupRun[]> {
+  const out: SetupRun[] = targets.map(() => ({ samplesMs: [] }));
   for (let i = 0; i < runs; i++) {
-    const r = await runTool("psql", ["-X", "-At", ...psqlArgs(target), "-c", "select 1"], {
-      env: pgEnv(target),
-      timeoutMs: 30_000,
-    });
-    if (r.code !== 0 || r.stdout.trim() !== "1") {
-      return { samplesMs: samples, problem: `psql exited ${r.code}: ${r.stderr.trim()}` };
+    for (let k = 0; k < targets.length; k++) {
+      const j = (i + k) % targets.length;
+      const target = targets[j];
+      const run = out[j];
+      if (run.problem) continue;
+      const r = await runTool("psql", ["-X", "-At", ...psqlArgs(target), "-c", "select 1"], {
+        env: pgEnv(target),
+        timeoutMs: 30_000,
+      });
+      if (r.code !== 0 || r.stdout.trim() !== "1") {
+        run.problem = `psql exited ${r.code}: ${r.stderr.trim()}`;
+        continue;
+      }
+      run.samplesMs.push(r.ms);
     }
-    samples.push(r.ms);
   }
-  return { medianMs: median(samples), samplesMs: samples };
+  for (const run of out) if (!run.problem) run.medianMs = median(run.samplesMs);
+  return out;
 }
 
 /** Wall times of `hoop exec NAME -i INPUT` runs. */

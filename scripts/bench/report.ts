@@ -319,7 +319,8 @@ export function buildTables(r: BenchResults): Table[] {
     title:
       `Session set-up: psql -c 'select 1' wall time, ${r.options.setupRuns} per path and round`,
     note: "Milliseconds, lower is better; ratios are time / time of the reference path " +
-      "(above 1 = slower). Includes psql's own start and the SCRAM login to PostgreSQL.",
+      "(above 1 = slower). Includes psql's own start and the SCRAM login to PostgreSQL. " +
+      "The paths take turns one psql at a time, so a burst of noise hits them all.",
     headers: [
       "path",
       "median ms",
