@@ -1,7 +1,9 @@
 /**
  * Users and access control, end to end: accounts made by an admin, groups
  * that decide who sees and uses a connection, nothing reaching the agent on
- * a refusal, and a deleted user cut off at once (token and live sessions).
+ * a refusal, a deleted user cut off at once (token and live sessions), and
+ * a change of a connection's groups or its deletion ending the sessions it
+ * no longer allows.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -360,6 +362,67 @@ Deno.test("users, groups and access: who may use what, and a deleted user is cut
       assert.equal(self.code, 1);
       assert.match(self.stderr, /Cannot delete user "admin@example.com": that is you/);
     });
+
+    await t.step(
+      "taking a group off a connection ends the consoles it no longer lets in; deleting it ends the rest",
+      async () => {
+        const erin = await createUser(gw!, admin, "erin@example.com", { groups: ["g2"] });
+        await hoopOk(
+          ["admin", "create", "connection", "rotating", "--agent", "dev", "--command", "sh"],
+          { env: admin.env },
+        );
+        await hoopOk(["admin", "update", "connection", "rotating", "--groups", "g1,g2"], {
+          env: admin.env,
+        });
+        // alice (g1) and erin (g2) each hold a console on it.
+        const alicePty = spawnHoopInPty(["connect", "rotating"], { env: alice!.env });
+        cleanups.push(() => alicePty.close(5000));
+        const erinPty = spawnHoopInPty(["connect", "rotating"], { env: erin.env });
+        cleanups.push(() => erinPty.close(5000));
+        for (const pty of [alicePty, erinPty]) {
+          await pty.type("echo up-$((6*7))\r");
+          await pty.waitFor("up-42");
+        }
+
+        await hoopOk(["admin", "update", "connection", "rotating", "--groups", "g2"], {
+          env: admin.env,
+        });
+        const aliceStatus = await alicePty.close(10_000);
+        assert.equal(aliceStatus.signal, null, "alice's console was killed, it did not end");
+        assert.notEqual(aliceStatus.code, 0);
+        // erin is still in a group of the connection: her console answers.
+        const mark = erinPty.mark();
+        await erinPty.type("echo still-$((6*7))\r");
+        await erinPty.waitFor("still-42", { since: mark });
+        // A new session for alice is refused as well.
+        const again = await hoop(["exec", "rotating", "-i", "echo hi"], { env: alice!.env });
+        assert.equal(again.code, 255);
+        assert.match(again.stderr, /Access denied to connection "rotating"/);
+
+        await hoopOk(["admin", "delete", "connection", "rotating"], { env: admin.env });
+        const erinStatus = await erinPty.close(10_000);
+        assert.equal(erinStatus.signal, null, "erin's console was killed, it did not end");
+        assert.notEqual(erinStatus.code, 0);
+
+        const sessions = await waitFor(async () => {
+          const list = (JSON.parse(
+            (await hoopOk(["admin", "get", "sessions", "-o", "json"], { env: admin.env })).stdout,
+          ) as ApiSession[]).filter((s) => s.connection === "rotating");
+          return list.length === 2 && list.every((s) => s.status !== "open") ? list : undefined;
+        }, { message: "the consoles on the changed connection were not closed" }) as ApiSession[];
+        const byUser = new Map(sessions.map((s) => [s.user, s]));
+        assert.equal(byUser.get("alice@example.com")?.status, "error");
+        assert.match(
+          byUser.get("alice@example.com")?.error ?? "",
+          /access withdrawn: alice@example.com may no longer use connection "rotating"/,
+        );
+        assert.equal(byUser.get("erin@example.com")?.status, "error");
+        assert.match(
+          byUser.get("erin@example.com")?.error ?? "",
+          /connection "rotating" was deleted/,
+        );
+      },
+    );
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => {});
   }

@@ -14,6 +14,7 @@ import {
   type GatewayProcess,
   hoop,
   hoopOk,
+  type HoopProcess,
   signupAdmin,
   spawnHoop,
   startAgent,
@@ -299,7 +300,7 @@ Deno.test("--auth-methods oidc keeps only the break-glass admin's password; a pr
   assert.match(down.stderr, new RegExp(`Cannot reach the OpenID provider ${issuer}/`));
 });
 
-Deno.test("a login the directory changes is rechecked at the provider: groups follow, a refusal revokes and cuts its sessions", async () => {
+Deno.test("a login the directory changes is rechecked at the provider: groups follow and cut what they no longer reach, a refusal revokes and cuts the rest", async () => {
   const api = freePort();
   await using provider = await startProvider(`http://127.0.0.1:${api}/api/oidc/callback`);
   await using gw = await ssoGateway(
@@ -313,67 +314,87 @@ Deno.test("a login the directory changes is rechecked at the provider: groups fo
   const key = (await hoopOk(["admin", "create", "agent", "db-agent"], { env: admin.env })).stdout
     .trim();
   await using _agent = await startAgent(key);
-  await hoopOk(
-    ["admin", "create", "connection", "dbshell", "--agent", "db-agent", "--command", "sh"],
-    { env: admin.env },
-  );
-  await hoopOk(["admin", "update", "connection", "dbshell", "--groups", "dba"], { env: admin.env });
-  provider.groups.set("frank@example.com", ["dba"]);
+  for (const [name, group] of [["dbshell", "dba"], ["webshell", "web"]]) {
+    await hoopOk(
+      ["admin", "create", "connection", name, "--agent", "db-agent", "--command", "sh"],
+      { env: admin.env },
+    );
+    await hoopOk(["admin", "update", "connection", name, "--groups", group], { env: admin.env });
+  }
+  provider.groups.set("frank@example.com", ["dba", "web"]);
   const r = await cliLogin(gw, [], async (stderr) => {
     const start = await waitForUrl(stderr, /visit:\n\s+(\S+)/);
     await followGateway(await signInAtProvider(start, provider.issuer, "frank@example.com"));
   });
   assert.equal(r.code, 0, r.text);
   const token = await savedToken(r.home);
-  assert.deepEqual(await visibleConnections(gw, token), ["dbshell"]);
-  // A session frank opens now, to be cut when the directory refuses him.
-  await using exec = spawnHoop("frank exec", [
-    "exec",
-    "dbshell",
-    "-i",
-    "echo exec-started $$; exec sleep 60",
-  ], { env: { ...gw.env, HOOP_HOME: r.home } });
-  const pid = Number((await exec.log.waitFor(/exec-started (\d+)/))[1]);
-
-  // No new login: the recheck's refreshed ID token carries the directory's new groups.
-  provider.groups.set("frank@example.com", []);
-  await waitFor(async () => (await visibleConnections(gw, token)).length === 0, {
-    timeoutMs: 30_000,
-    message: "frank's dba group to go at a recheck",
-  });
-
-  provider.disabled.add("frank@example.com");
-  const refused = await waitFor(async () => {
-    const res = await fetch(`${gw.apiUrl}/api/me`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    const body = await res.json();
-    return res.status === 401 ? body.error : undefined;
-  }, { timeoutMs: 30_000, message: "frank's token to be revoked at a recheck" });
-  assert.match(refused.message, /The token was revoked/);
-  assert.match(refused.hint, /hoop login/);
-  await waitFor(() => /single sign-on refused at recheck: token revoked/.test(gw.log.text), {
-    timeoutMs: 10_000,
-    message: "the gateway's log line",
-  });
+  assert.deepEqual(await visibleConnections(gw, token), ["dbshell", "webshell"]);
+  // A session on each: one to be cut when his dba group goes, one when the directory refuses him.
+  const pids: number[] = [];
+  const execs = new Map<string, HoopProcess>();
   try {
-    await waitFor(() => exec.hasExited(), {
-      timeoutMs: 10_000,
-      message: "frank's exec to be cut with his token",
+    for (const name of ["dbshell", "webshell"]) {
+      const exec = spawnHoop(`frank exec ${name}`, [
+        "exec",
+        name,
+        "-i",
+        "echo exec-started $$; exec sleep 60",
+      ], { env: { ...gw.env, HOOP_HOME: r.home } });
+      execs.set(name, exec);
+      pids.push(Number((await exec.log.waitFor(/exec-started (\d+)/))[1]));
+    }
+
+    // No new login: the recheck's refreshed ID token carries the directory's new groups.
+    provider.groups.set("frank@example.com", ["web"]);
+    await waitFor(async () => (await visibleConnections(gw, token)).join() === "webshell", {
+      timeoutMs: 30_000,
+      message: "frank's dba group to go at a recheck",
     });
-    const st = await exec.status;
-    assert.notEqual(st.code, 0);
-    const [session] = JSON.parse(
+    await waitFor(() => execs.get("dbshell")!.hasExited(), {
+      timeoutMs: 10_000,
+      message: "frank's exec on dbshell to be cut when his dba group went",
+    });
+    assert.notEqual((await execs.get("dbshell")!.status).code, 0);
+    assert.equal(execs.get("webshell")!.hasExited(), false, "the webshell exec was cut too");
+
+    provider.disabled.add("frank@example.com");
+    const refused = await waitFor(async () => {
+      const res = await fetch(`${gw.apiUrl}/api/me`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      const body = await res.json();
+      return res.status === 401 ? body.error : undefined;
+    }, { timeoutMs: 30_000, message: "frank's token to be revoked at a recheck" });
+    assert.match(refused.message, /The token was revoked/);
+    assert.match(refused.hint, /hoop login/);
+    await waitFor(() => /single sign-on refused at recheck: token revoked/.test(gw.log.text), {
+      timeoutMs: 10_000,
+      message: "the gateway's log line",
+    });
+    await waitFor(() => execs.get("webshell")!.hasExited(), {
+      timeoutMs: 10_000,
+      message: "frank's webshell exec to be cut with his token",
+    });
+    assert.notEqual((await execs.get("webshell")!.status).code, 0);
+    const sessions = JSON.parse(
       (await hoopOk(
         ["admin", "get", "sessions", "--user", "frank@example.com", "-o", "json"],
         { env: admin.env },
       )).stdout,
+    ) as { connection: string; status: string; error: string }[];
+    const byConn = new Map(sessions.map((s) => [s.connection, s]));
+    assert.equal(sessions.length, 2);
+    assert.equal(byConn.get("dbshell")?.status, "error");
+    assert.match(
+      byConn.get("dbshell")?.error ?? "",
+      /access withdrawn: frank@example.com may no longer use connection "dbshell"/,
     );
-    assert.equal(session.status, "error");
-    assert.match(session.error, /single sign-on refused at recheck/);
+    assert.equal(byConn.get("webshell")?.status, "error");
+    assert.match(byConn.get("webshell")?.error ?? "", /single sign-on refused at recheck/);
   } finally {
+    for (const exec of execs.values()) await exec.stop();
     // The agent leaves an exec whose stdin ended running when its session is cut.
-    await killPid(pid);
+    for (const pid of pids) await killPid(pid);
   }
 });
 

@@ -19,6 +19,7 @@ import { readJsonBody, requiredString } from "./_body.ts";
 import type { ApiContext, ApiEnv } from "./_context.ts";
 import { groupsOf } from "./_fields.ts";
 import { connectionView } from "./_views.ts";
+import { endWithdrawnSessions } from "../withdrawn_access.ts";
 
 const CONNECTION_TYPES: ConnectionType[] = ["postgres", "mysql", "tcp", "command"];
 
@@ -149,7 +150,12 @@ export function connectionRoutes(ctx: ApiContext): Hono<ApiEnv> {
     const conn = await ctx.store.getConnectionByName(name);
     if (!conn) throw notFound(`Cannot update connection "${name}": no connection with that name`);
     const updated = await ctx.store.updateConnectionGroups(name, groupsOf(body));
-    ctx.log.info("connection groups changed", { conn: name, groups: updated.groups.join(",") });
+    const ended = await endWithdrawnSessions(ctx.store, ctx.broker, { connectionName: name });
+    ctx.log.info("connection groups changed", {
+      conn: name,
+      groups: updated.groups.join(","),
+      sessions_ended: ended,
+    });
     return c.json(
       { connection: await connectionView(ctx, updated) } satisfies wire.ConnectionResponse,
     );
@@ -161,6 +167,8 @@ export function connectionRoutes(ctx: ApiContext): Hono<ApiEnv> {
     if (!conn) throw notFound(`Cannot delete connection "${name}": no connection with that name`);
     const view = await connectionView(ctx, conn);
     await ctx.store.deleteConnection(name);
+    const ended = await endWithdrawnSessions(ctx.store, ctx.broker, { connectionName: name });
+    ctx.log.info("connection deleted", { conn: name, sessions_ended: ended });
     return c.json({ connection: view } satisfies wire.ConnectionResponse);
   });
 

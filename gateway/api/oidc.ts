@@ -269,7 +269,12 @@ export function oidcRoutes(ctx: ApiContext): Hono<ApiEnv> {
           publicCallback(ctx, url),
           login,
         );
-        const { user, created } = await upsertDirectoryUser(ctx.store, who, s.provider.settings);
+        const { user, created } = await upsertDirectoryUser(
+          ctx.store,
+          ctx.broker,
+          who,
+          s.provider.settings,
+        );
         const issued = await issueToken(ctx.store, user.id, ctx.tokenTtlMs);
         // Kept (sealed) so that the provider is asked again while the token lives.
         if (refreshToken) {

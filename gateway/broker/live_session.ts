@@ -39,6 +39,9 @@ export interface LiveSession {
   userId: string;
   /** The token it was opened with, when there was one (not an account password). */
   tokenId?: string;
+  /** The connection it runs on, by id and name: access is reviewed against it. */
+  connectionId: string;
+  connectionName: string;
   type: Connection["type"];
   verb: SessionVerb;
   recorder: SessionRecorder;
@@ -56,6 +59,12 @@ export interface LiveSession {
   /** Called when an active session is cut (someone waiting to learn whether it will be). */
   onCut?: () => void;
 }
+
+/** An open session as an access review sees it: whose it is and on what. */
+export type OpenSessionView = Pick<
+  LiveSession,
+  "id" | "userId" | "connectionId" | "connectionName"
+>;
 
 /** An error as one line for a session's close reason. */
 export function reasonOf(err: unknown): string {

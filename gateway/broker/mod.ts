@@ -13,5 +13,5 @@ export {
   SessionBroker,
 } from "./session_broker.ts";
 export type { OpenedSession, OpenSessionRequest, SessionBrokerOptions } from "./session_broker.ts";
-export type { LocalClient } from "./live_session.ts";
+export type { LocalClient, OpenSessionView } from "./live_session.ts";
 export { TICKET_TTL_MS } from "./ticket_book.ts";

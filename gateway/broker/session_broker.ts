@@ -26,7 +26,12 @@ import type { PresenceRegistry } from "../presence.ts";
 import type { AuditWriter } from "../audit/audit_writer.ts";
 import { SessionRecorder } from "../audit/mod.ts";
 import type { Agent, Connection, SessionVerb, Store, User } from "../store/store.ts";
-import { type LiveSession, type LocalClient, reasonOf } from "./live_session.ts";
+import {
+  type LiveSession,
+  type LocalClient,
+  type OpenSessionView,
+  reasonOf,
+} from "./live_session.ts";
 import { relayBytes } from "./relay_bytes.ts";
 import { relayFrames } from "./relay_frames.ts";
 import { TICKET_TTL_MS, TicketBook } from "./ticket_book.ts";
@@ -159,6 +164,8 @@ export class SessionBroker {
       agentId: req.agent.id,
       userId: req.user.id,
       tokenId: req.tokenId,
+      connectionId: req.connection.id,
+      connectionName: req.connection.name,
       type: req.connection.type,
       verb: req.verb,
       recorder: new SessionRecorder(this.#audit ?? this.#store, id, {
@@ -252,6 +259,16 @@ export class SessionBroker {
   /** End every session opened with a token that was just revoked. */
   endTokenSessions(tokenId: string, reason: string): void {
     for (const s of this.#sessions.values()) if (s.tokenId === tokenId) this.#fail(s, reason);
+  }
+
+  /** Who holds which connection right now, for a review after an access change. */
+  openSessions(): OpenSessionView[] {
+    return [...this.#sessions.values()].map((s) => ({
+      id: s.id,
+      userId: s.userId,
+      connectionId: s.connectionId,
+      connectionName: s.connectionName,
+    }));
   }
 
   /** End every session (the audit spool is full: nothing more can be recorded). */

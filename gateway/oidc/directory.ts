@@ -7,6 +7,7 @@
 import { hashPassword } from "../password.ts";
 import { failedPrecondition } from "../../proto/errors.ts";
 import { type Role, type Store, StoreConflictError, type User } from "../store/store.ts";
+import { endWithdrawnSessions, type SessionRoster } from "../withdrawn_access.ts";
 import type { DirectoryIdentity } from "./provider.ts";
 import type { OidcSettings } from "./settings.ts";
 
@@ -17,10 +18,12 @@ export function roleFor(groups: string[], settings: OidcSettings): Role {
 
 /**
  * Bring a directory user's role and groups to what the provider's claims
- * say; `user` unchanged when they already match.
+ * say, and end their open sessions on connections the new ones do not
+ * reach; `user` unchanged when they already match.
  */
 export async function applyDirectoryAccess(
   store: Store,
+  sessions: SessionRoster,
   user: User,
   groupsClaim: string[],
   settings: OidcSettings,
@@ -28,7 +31,10 @@ export async function applyDirectoryAccess(
   const role = roleFor(groupsClaim, settings);
   const groups = [...new Set(groupsClaim)].sort();
   const same = user.role === role && user.groups.join("\n") === groups.join("\n");
-  return same ? user : await store.updateUserAccess(user.id, { role, groups });
+  if (same) return user;
+  const now = await store.updateUserAccess(user.id, { role, groups });
+  await endWithdrawnSessions(store, sessions, { userId: user.id });
+  return now;
 }
 
 /**
@@ -38,6 +44,7 @@ export async function applyDirectoryAccess(
  */
 export async function upsertDirectoryUser(
   store: Store,
+  sessions: SessionRoster,
   who: DirectoryIdentity,
   settings: OidcSettings,
 ): Promise<{ user: User; created: boolean }> {
@@ -46,7 +53,10 @@ export async function upsertDirectoryUser(
   const key = { issuer: who.issuer, subject: who.subject };
   const known = await store.getUserByIdentity(key);
   if (known) {
-    return { user: await applyDirectoryAccess(store, known, who.groups, settings), created: false };
+    return {
+      user: await applyDirectoryAccess(store, sessions, known, who.groups, settings),
+      created: false,
+    };
   }
   if (await store.getUserByEmail(who.email)) throw localAccountExists(who.email);
   try {

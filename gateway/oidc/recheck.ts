@@ -4,7 +4,8 @@
  * sign-on's grant at the provider. A refusal (user disabled or removed,
  * grant revoked) revokes the hoop token that login issued and ends the
  * sessions opened with it; a refreshed ID
- * token brings role and groups up to date. A provider that cannot be
+ * token brings role and groups up to date, and ends the user's sessions on
+ * connections the new ones do not reach. A provider that cannot be
  * reached revokes nothing (an outage must not log everybody out) and ends
  * the sweep; its grants are tried again at the next one.
  *
@@ -13,6 +14,7 @@
 import type { Logger } from "../../proto/log.ts";
 import type { Store } from "../store/store.ts";
 import { revokeToken, type SessionEnder } from "../tokens.ts";
+import type { SessionRoster } from "../withdrawn_access.ts";
 import { applyDirectoryAccess } from "./directory.ts";
 import type { OidcProvider } from "./provider.ts";
 
@@ -38,7 +40,7 @@ export async function recheckDue(
   provider: OidcProvider,
   log: Logger,
   intervalMs: number,
-  sessions: SessionEnder,
+  sessions: SessionEnder & SessionRoster,
 ): Promise<RecheckCounts> {
   const counts: RecheckCounts = { kept: 0, revoked: 0, unreachable: 0 };
   const now = new Date();
@@ -82,7 +84,13 @@ export async function recheckDue(
       // Fresh claims apply only to the user this identity created.
       const user = who && await store.getUserByIdentity(who);
       if (who && user && user.id === grant.userId) {
-        const now = await applyDirectoryAccess(store, user, who.groups, provider.settings);
+        const now = await applyDirectoryAccess(
+          store,
+          sessions,
+          user,
+          who.groups,
+          provider.settings,
+        );
         if (now !== user) {
           log.info("single sign-on recheck updated role and groups", {
             user: now.email,
@@ -105,7 +113,7 @@ export function startRecheck(
   store: Store,
   provider: OidcProvider,
   log: Logger,
-  sessions: SessionEnder,
+  sessions: SessionEnder & SessionRoster,
   intervalMs = OIDC_RECHECK_INTERVAL_MS,
 ): { close(): Promise<void> } {
   let running: Promise<unknown> | undefined;
