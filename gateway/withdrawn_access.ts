@@ -25,9 +25,9 @@ export type ReviewScope = { userId: string } | { connectionName: string };
  * End the open sessions in `scope` that their user may no longer use: the
  * connection was deleted (or replaced by another of the same name), the
  * user was deleted, or no group of the user's meets the connection's.
- * Returns how many were ended. A store failure rejects, and the sessions not
- * yet reviewed run on: the caller reports that the change was made but not
- * applied to them.
+ * Returns how many were ended. A store failure rejects with the store's
+ * error (the change itself is already made); the sessions not yet reviewed
+ * run on.
  */
 export async function endWithdrawnSessions(
   store: Store,

@@ -343,6 +343,12 @@ Deno.test("a login the directory changes is rechecked at the provider: groups fo
       execs.set(name, exec);
       pids.push(Number((await exec.log.waitFor(/exec-started (\d+)/))[1]));
     }
+    /** Wait for frank's exec on `name` to end, cut (non-zero exit). */
+    const cut = async (name: string, why: string) => {
+      const exec = execs.get(name)!;
+      await waitFor(() => exec.hasExited(), { timeoutMs: 10_000, message: why });
+      assert.notEqual((await exec.status).code, 0);
+    };
 
     // No new login: the recheck's refreshed ID token carries the directory's new groups.
     provider.groups.set("frank@example.com", ["web"]);
@@ -350,11 +356,7 @@ Deno.test("a login the directory changes is rechecked at the provider: groups fo
       timeoutMs: 30_000,
       message: "frank's dba group to go at a recheck",
     });
-    await waitFor(() => execs.get("dbshell")!.hasExited(), {
-      timeoutMs: 10_000,
-      message: "frank's exec on dbshell to be cut when his dba group went",
-    });
-    assert.notEqual((await execs.get("dbshell")!.status).code, 0);
+    await cut("dbshell", "frank's exec on dbshell to be cut when his dba group went");
     assert.equal(execs.get("webshell")!.hasExited(), false, "the webshell exec was cut too");
 
     provider.disabled.add("frank@example.com");
@@ -371,11 +373,7 @@ Deno.test("a login the directory changes is rechecked at the provider: groups fo
       timeoutMs: 10_000,
       message: "the gateway's log line",
     });
-    await waitFor(() => execs.get("webshell")!.hasExited(), {
-      timeoutMs: 10_000,
-      message: "frank's webshell exec to be cut with his token",
-    });
-    assert.notEqual((await execs.get("webshell")!.status).code, 0);
+    await cut("webshell", "frank's webshell exec to be cut with his token");
     const sessions = JSON.parse(
       (await hoopOk(
         ["admin", "get", "sessions", "--user", "frank@example.com", "-o", "json"],
