@@ -12,6 +12,47 @@ import { canUse } from "./auth.ts";
 import type { OpenSessionView } from "./broker/mod.ts";
 import type { Connection, Store, User } from "./store/store.ts";
 
+/** What a check of one session needs to know of it. */
+type SessionAccess = Pick<OpenSessionView, "userId" | "connectionId" | "connectionName">;
+
+/**
+ * Why `user` may no longer hold a session on the connection, given the
+ * records as they are now (`undefined` when missing), or `undefined` when
+ * the session may go on.
+ */
+function withdrawnReason(
+  s: SessionAccess,
+  user: User | undefined,
+  conn: Connection | undefined,
+): string | undefined {
+  if (!conn || conn.id !== s.connectionId) return `connection "${s.connectionName}" was deleted`;
+  if (!user) return "its user was deleted";
+  if (canUse(user, conn)) return undefined;
+  return `access withdrawn: ${user.email} may no longer use connection "${conn.name}"`;
+}
+
+/**
+ * Check a session just registered against the records as they are now: the
+ * user, the connection and, when it was opened with one, the token (by its
+ * hash). The checks that let it open read those records before it was
+ * registered, and a change landing in between was reviewed without it; once
+ * registered, every later change's review sees it, so this check closes the
+ * window. Resolves with the reason it may not open, or `undefined`.
+ */
+export async function accessStillHeld(
+  store: Store,
+  s: SessionAccess,
+  tokenHash?: string,
+): Promise<string | undefined> {
+  const [user, conn, token] = await Promise.all([
+    store.getUserById(s.userId),
+    store.getConnectionByName(s.connectionName),
+    tokenHash === undefined ? undefined : store.getTokenByHash(tokenHash),
+  ]);
+  if (tokenHash !== undefined && (!token || token.revokedAt)) return "its token was revoked";
+  return withdrawnReason(s, user, conn);
+}
+
 /** What a review needs of the broker: the open sessions, and ending one. */
 export interface SessionRoster {
   openSessions(): OpenSessionView[];
@@ -46,13 +87,7 @@ export async function endWithdrawnSessions(
       conns.set(s.connectionName, store.getConnectionByName(s.connectionName));
     }
     const [user, conn] = await Promise.all([users.get(s.userId), conns.get(s.connectionName)]);
-    const reason = !conn || conn.id !== s.connectionId
-      ? `connection "${s.connectionName}" was deleted`
-      : !user
-      ? "its user was deleted"
-      : canUse(user, conn)
-      ? undefined
-      : `access withdrawn: ${user.email} may no longer use connection "${conn.name}"`;
+    const reason = withdrawnReason(s, user, conn);
     if (reason === undefined) continue;
     roster.endSession(s.id, reason);
     ended++;

@@ -59,7 +59,7 @@ export function runRoutes(ctx: ApiContext): Hono<ApiEnv> {
     }
     const session = await openOwnSession(ctx, {
       user: c.get("user"),
-      tokenId: c.get("token").id,
+      token: c.get("token"),
       connection: conn,
       verb: "exec",
     });

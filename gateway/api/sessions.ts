@@ -142,7 +142,7 @@ export function sessionRoutes(ctx: ApiContext): Hono<ApiEnv> {
     if (!agent) throw notFound(`Connection "${conn.name}" has no agent`);
     const opened = await ctx.broker.open({
       user: c.get("user"),
-      tokenId: c.get("token").id,
+      token: c.get("token"),
       connection: conn,
       agent,
       verb,

@@ -56,7 +56,7 @@ export function terminalRoutes(ctx: ApiContext): Hono<ApiEnv> {
       idleTimeout: TERMINAL_PING_SECONDS,
     });
     const caller = c.get("user");
-    const tokenId = c.get("token").id;
+    const token = c.get("token");
     void (async () => {
       if (!await socketOpened(socket)) return;
       const early = holdEarlyMessages(socket);
@@ -64,7 +64,7 @@ export function terminalRoutes(ctx: ApiContext): Hono<ApiEnv> {
       try {
         session = await openOwnSession(ctx, {
           user: caller,
-          tokenId,
+          token,
           connection: conn,
           verb: "console",
           cols,

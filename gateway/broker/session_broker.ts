@@ -8,7 +8,8 @@
  * Lifecycle of a session (see live_session.ts): `open()` (record `open`, two
  * tickets, SESSION_OPEN to the agent) → both sides `attach()` with their
  * tickets within {@linkcode SESSION_PAIR_TIMEOUT_MS} → relay → record `done`
- * or `error`. A SESSION_FAILED from the agent, a revocation, a deleted user or
+ * or `error`. Once registered, the session's access is checked again against
+ * the store (a change may have landed since the caller's check). A SESSION_FAILED from the agent, a revocation, a deleted user or
  * the pairing deadline ends it early with the reason shown to the client.
  *
  * The map of sessions lives here, behind this class, so that a scale-out
@@ -19,13 +20,14 @@
  */
 import { closeQuietly, writeAll } from "../../proto/bytes.ts";
 import { DataSide, DataStatus, writeStatus } from "../../proto/data_header.ts";
-import { resourceExhausted, unavailable } from "../../proto/errors.ts";
+import { permissionDenied, resourceExhausted, unavailable } from "../../proto/errors.ts";
 import type { Logger } from "../../proto/log.ts";
 import { makePacket, PacketType } from "../../proto/packet.ts";
 import type { PresenceRegistry } from "../presence.ts";
 import type { AuditWriter } from "../audit/audit_writer.ts";
 import { SessionRecorder } from "../audit/mod.ts";
-import type { Agent, Connection, SessionVerb, Store, User } from "../store/store.ts";
+import type { Agent, Connection, SessionVerb, Store, Token, User } from "../store/store.ts";
+import { accessStillHeld } from "../withdrawn_access.ts";
 import {
   type LiveSession,
   type LocalClient,
@@ -60,8 +62,11 @@ export interface OpenSessionRequest {
   verb: SessionVerb;
   cols?: number;
   rows?: number;
-  /** The token the session was opened with: revoking it ends the session. */
-  tokenId?: string;
+  /**
+   * The token the session was opened with: revoking it ends the session,
+   * and one revoked before the session is registered refuses it.
+   */
+  token?: Pick<Token, "id" | "tokenHash">;
   /**
    * A client already connected to the gateway itself (the PostgreSQL
    * listener) instead of one that dials the data port with a ticket.
@@ -159,11 +164,27 @@ export class SessionBroker {
       verb: req.verb,
       startedAt: new Date().toISOString(),
     });
+    // Registered from here on, so a later access change's review sees it; a
+    // change made since the caller read the user, connection and token did
+    // not, hence the check again, off the set-up like the row. Nothing is
+    // relayed before it passes (`recorded` waits for it).
+    const access = accessStillHeld(this.#store, {
+      userId: req.user.id,
+      connectionId: req.connection.id,
+      connectionName: req.connection.name,
+    }, req.token?.tokenHash).catch((err) => `its access could not be checked: ${reasonOf(err)}`);
+    const checked = access.then((reason) => {
+      if (reason === undefined) return;
+      // open() throws the reason, and its caller answers the client with it.
+      session.local = undefined;
+      session.client = undefined;
+      this.#fail(session, reason);
+    });
     const session: LiveSession = {
       id,
       agentId: req.agent.id,
       userId: req.user.id,
-      tokenId: req.tokenId,
+      tokenId: req.token?.id,
       connectionId: req.connection.id,
       connectionName: req.connection.name,
       type: req.connection.type,
@@ -173,7 +194,7 @@ export class SessionBroker {
         maxBytes: this.#auditMaxBytes,
       }),
       state: "pending",
-      recorded: row.then(() => {
+      recorded: Promise.all([row, checked]).then(() => {
         // The console's first size, so its asciicast header matches the user's terminal.
         if (req.verb === "console" && req.cols && req.rows) {
           session.recorder.record("r", `${req.cols}x${req.rows}`);
@@ -206,6 +227,12 @@ export class SessionBroker {
       );
     }
     await this.#recordedOrDrop(session, row);
+    const refused = await access;
+    if (refused !== undefined) {
+      throw permissionDenied(
+        `Cannot open a session on connection "${req.connection.name}": ${refused}`,
+      );
+    }
     this.#log.info("session opened", {
       sid: id,
       user: req.user.email,

@@ -7,15 +7,46 @@ import type { Packet } from "../../proto/packet.ts";
 import { type AgentLink, MemoryPresence } from "../presence.ts";
 import { secretBoxFromKey } from "../secret_box.ts";
 import { openStore } from "../store/open_store.ts";
-import type { Agent, Connection, NewSession, Store, User } from "../store/store.ts";
+import type { Agent, Connection, NewSession, Store, Token, User } from "../store/store.ts";
 import { SessionBroker } from "./session_broker.ts";
 
 const quiet = new Logger({}, { sink: { write: () => {} }, level: "error" });
 const dec = new TextDecoder();
 
-const user = { id: "u1", email: "ada@example.com" } as User;
-const connection = { name: "pg", type: "postgres", agentId: "a1", config: {} } as Connection;
-const agent = { id: "a1", name: "dev", mode: "standard", viaOrgKey: false } as Agent;
+const at = "2026-01-01T00:00:00.000Z";
+const agent = {
+  id: "a1",
+  name: "dev",
+  mode: "standard",
+  keyHash: null,
+  viaOrgKey: false,
+  createdAt: at,
+} as Agent;
+const user: User = {
+  id: "u1",
+  email: "ada@example.com",
+  role: "user",
+  groups: ["dba"],
+  passwordHash: "unused",
+  createdAt: at,
+};
+const connection: Connection = {
+  id: "c1",
+  name: "pg",
+  type: "postgres",
+  agentId: agent.id,
+  config: {},
+  groups: ["dba"],
+  createdAt: at,
+};
+const token: Token = {
+  id: "t1",
+  userId: user.id,
+  tokenHash: "ab".repeat(32),
+  createdAt: at,
+  expiresAt: "2999-01-01T00:00:00.000Z",
+  revokedAt: null,
+};
 
 /**
  * A real SQLite store whose `createSession` is held until `release()`, or
@@ -28,6 +59,11 @@ async function brokerWithHeldRow(dir: string, opts: { fail?: boolean } = {}) {
     dataDir: dir,
     secretBox: await secretBoxFromKey(new Uint8Array(32)),
   });
+  // The records the sessions are checked against once registered.
+  await real.createAgent(agent);
+  await real.createUser(user);
+  await real.createConnection(connection);
+  await real.createToken(token);
   let release!: () => void;
   const held = new Promise<void>((r) => release = r);
   const events: string[] = [];
@@ -175,5 +211,84 @@ Deno.test("a session whose row cannot be written is refused: open() throws the s
     clientFar.close();
     agentNear.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a session whose access was withdrawn after the caller's check is refused once registered, with the reason", async (t) => {
+  // The caller (API, listener) read the user, connection and token before the
+  // change landed, and the change's review ran before the session was
+  // registered: open() itself must catch it.
+  const cases: [string, (real: Store) => Promise<unknown>, RegExp][] = [
+    [
+      "the user's groups changed",
+      (real) => real.updateUserAccess(user.id, { role: "user", groups: ["web"] }),
+      /access withdrawn: ada@example\.com may no longer use connection "pg"/,
+    ],
+    [
+      "the connection's groups changed",
+      (real) => real.updateConnectionGroups(connection.name, ["web"]),
+      /access withdrawn: ada@example\.com may no longer use connection "pg"/,
+    ],
+    ["the token was revoked", (real) => real.revokeToken(token.id, at), /its token was revoked/],
+  ];
+  for (const [what, change, reason] of cases) {
+    await t.step(what, async () => {
+      const dir = await Deno.makeTempDir();
+      const { broker, real, sent, release } = await brokerWithHeldRow(dir);
+      const [clientNear, clientFar] = await tcpPair();
+      const [agentNear, agentFar] = await tcpPair();
+      let refusedClient = false;
+      try {
+        await change(real);
+        release();
+        const opened = broker.open({
+          user,
+          token,
+          connection,
+          agent,
+          verb: "connect",
+          local: {
+            conn: clientFar,
+            refuse: () => {
+              refusedClient = true;
+              return Promise.resolve();
+            },
+          },
+        });
+        await assert.rejects(opened, (err: Error & { code?: string }) => {
+          assert.equal(err.code, "permission_denied");
+          assert.match(err.message, /^Cannot open a session on connection "pg": /);
+          assert.match(err.message, reason);
+          return true;
+        });
+        assert.equal(refusedClient, false, "the caller answers its client, not the broker");
+        assert.equal(broker.liveCount, 0);
+
+        // The agent, which already had SESSION_OPEN, is turned away; no byte is relayed.
+        await broker.attach(agentFar, DataSide.AGENT, ticketOf(sent[0]));
+        const status = await readStatus(agentNear, 5_000);
+        assert.equal(status.ok, false);
+        assert.match(!status.ok ? status.message : "", reason);
+
+        // The record shows the refused session and why.
+        const sid = dec.decode(sent[0].spec.sid);
+        let row = await real.getSession(sid);
+        for (const deadline = Date.now() + 5_000; row?.status !== "error";) {
+          if (Date.now() > deadline) throw new Error(`session row still ${row?.status}`);
+          await new Promise((r) => setTimeout(r, 5));
+          row = await real.getSession(sid);
+        }
+        assert.match(row.error ?? "", reason);
+      } finally {
+        for (const c of [clientNear, clientFar, agentNear]) {
+          try {
+            c.close();
+          } catch {
+            // Closed by the broker.
+          }
+        }
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
   }
 });

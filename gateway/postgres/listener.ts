@@ -42,7 +42,7 @@ import { authenticatePassword, authenticateToken, canUse } from "../auth.ts";
 import type { LoginThrottle } from "../login_throttle.ts";
 import type { SessionBroker } from "../broker/mod.ts";
 import type { PresenceRegistry } from "../presence.ts";
-import type { Store, User } from "../store/store.ts";
+import type { Store, Token, User } from "../store/store.ts";
 import { relayBackendHello } from "./backend_hello.ts";
 import { type BackendKey, CancelKeys } from "./cancel_keys.ts";
 import { negotiateListenerStartup } from "./listener_startup.ts";
@@ -244,7 +244,7 @@ async function serveClient(state: ListenerState, accepted: Deno.TcpConn): Promis
     let key: BackendKey | undefined;
     await ctx.broker.open({
       user,
-      tokenId: found.tokenId,
+      token: found.token,
       connection,
       agent,
       verb: "connect",
@@ -312,11 +312,11 @@ async function authenticate(
   store: Store,
   email: string,
   password: string,
-): Promise<{ user: User; tokenId?: string } | undefined> {
+): Promise<{ user: User; token?: Token } | undefined> {
   if (password.startsWith("xtok-")) {
     try {
       const { user, token } = await authenticateToken(store, password);
-      return user.email === email ? { user, tokenId: token.id } : undefined;
+      return user.email === email ? { user, token } : undefined;
     } catch (err) {
       if (err instanceof HoopError && err.code === "unauthenticated") return undefined;
       throw err;

@@ -12,7 +12,7 @@ import { DataSide } from "../../proto/data_header.ts";
 import { DataRefusedError, dialDataPort } from "../../proto/data_dial.ts";
 import { HoopError, notFound } from "../../proto/errors.ts";
 import type { SessionBroker } from "../broker/mod.ts";
-import type { Connection, SessionVerb, Store, User } from "../store/store.ts";
+import type { Connection, SessionVerb, Store, Token, User } from "../store/store.ts";
 
 /** How long the gateway waits for the agent's side to pair with its own data connection. */
 export const OWN_SESSION_PAIR_WAIT_MS = 20_000;
@@ -62,7 +62,7 @@ export async function openOwnSession(
   deps: OwnSessionDeps,
   req: {
     user: User;
-    tokenId?: string;
+    token?: Pick<Token, "id" | "tokenHash">;
     connection: Connection;
     verb: SessionVerb;
     cols?: number;
