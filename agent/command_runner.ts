@@ -6,11 +6,40 @@
  * `splitCommandLine` (proto/command_line.ts); there is no shell in between, so `|`, `;`, `$VAR` and `*` are plain
  * characters. A connection that needs a shell says so: `--command "sh -c 'make | tee log'"`.
  *
+ * Each program runs in a process group of its own, as a shell gives each job, and `kill` signals
+ * that group: a command that started others (`sh -c 'tr ... < /dev/zero'`) would otherwise leave
+ * them running, holding its pipes open, after the command itself was stopped.
+ *
  * @module
  */
 
 import { trackChild } from "../proto/child_registry.ts";
 import { invalidArgument, notFound, permissionDenied } from "../proto/errors.ts";
+import { openLibc } from "../proto/libc.ts";
+
+/** The signals hoop sends to commands, by number (the same on Linux and macOS). */
+const SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGKILL: 9,
+  SIGTERM: 15,
+};
+
+let libcKill: ((pid: number, sig: number) => number) | null | undefined;
+
+/**
+ * Signal the process group `pgid` through libc (`Deno.kill` signals one
+ * process). False when it cannot be done here (no `--allow-ffi`, another
+ * platform, a signal not in the table) or the group is gone.
+ */
+function killGroup(pgid: number, signal: Deno.Signal): boolean {
+  if (libcKill === undefined) {
+    libcKill = openLibc({ kill: { parameters: ["i32", "i32"], result: "i32" } })?.kill ?? null;
+  }
+  const sig = SIGNAL_NUMBERS[signal];
+  if (!libcKill || sig === undefined || pgid <= 1) return false;
+  return libcKill(-pgid, sig) === 0;
+}
 
 /** Options of {@linkcode runCommand}. */
 export interface RunCommandOptions {
@@ -33,7 +62,11 @@ export interface CommandProcess {
   readonly stdout: ReadableStream<Uint8Array>;
   /** The program's standard error. */
   readonly stderr: ReadableStream<Uint8Array>;
-  /** Send a signal (default SIGTERM); a no-op once the program has exited. */
+  /**
+   * Send a signal (default SIGTERM) to the program and every process it
+   * started in its group, even after the program itself exited while they
+   * run on; a no-op once all are gone.
+   */
   kill(signal?: Deno.Signal): void;
   /** Exit status; `code` is 128 + n when the program died of signal n, as in a shell. */
   readonly status: Promise<{ code: number; signal: string | null }>;
@@ -59,6 +92,8 @@ export function runCommand(argv: string[], opts: RunCommandOptions = {}): Comman
         stdin: "piped",
         stdout: "piped",
         stderr: "piped",
+        // setsid(): a session and process group of its own, whose id is its pid.
+        detached: true,
       }).spawn(),
     );
   } catch (err) {
@@ -81,6 +116,10 @@ export function runCommand(argv: string[], opts: RunCommandOptions = {}): Comman
     stdout: child.stdout,
     stderr: child.stderr,
     kill(signal: Deno.Signal = "SIGTERM") {
+      // The group outlives its leader while a member runs, and Linux hands out
+      // no pid still in use as a group id, so this reaches only our processes
+      // as long as the caller stops killing once the pipes have ended.
+      if (killGroup(child.pid, signal)) return;
       if (exited) return;
       try {
         child.kill(signal);

@@ -83,3 +83,47 @@ Deno.test("runCommand() rejects missing, unexecutable and empty commands", async
     (err) => err instanceof HoopError && err.code === "invalid_argument",
   );
 });
+
+Deno.test("runCommand() kill() stops what the command started too, so its pipes end", async (t) => {
+  // The sleep inherits stdout: the stream ends only once the sleep is gone as well.
+  const cases: [string, string][] = [
+    ["while the command runs", "sleep 300 & echo $!; wait"],
+    ["after the command exited and left it running", "sleep 300 & echo $!"],
+  ];
+  for (const [when, script] of cases) {
+    await t.step(when, async () => {
+      const proc = runCommand(["sh", "-c", script]);
+      await proc.stdin.close();
+      const reader = proc.stdout.getReader();
+      const decoder = new TextDecoder();
+      let out = "";
+      while (!out.includes("\n")) {
+        out += decoder.decode((await reader.read()).value, { stream: true });
+      }
+      const sleeper = Number(out.trim());
+      assert.ok(sleeper > 1, `sleep's pid in ${JSON.stringify(out)}`);
+      if (script.endsWith("$!")) await proc.status;
+      proc.kill();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        const ended = await Promise.race([
+          (async () => {
+            while (!(await reader.read()).done) { /* drain */ }
+            return true;
+          })(),
+          new Promise<false>((r) => timer = setTimeout(() => r(false), 10_000)),
+        ]);
+        assert.equal(ended, true, "stdout still open 10 s after kill(): the sleep kept running");
+        await new Response(proc.stderr).text();
+        await proc.status;
+      } finally {
+        clearTimeout(timer);
+        try {
+          Deno.kill(sleeper, "SIGKILL");
+        } catch {
+          // Gone, as it should be.
+        }
+      }
+    });
+  }
+});

@@ -250,10 +250,13 @@ async function runExec(data: Deno.Conn, argv: string[], log: Logger): Promise<vo
   const p = proc;
   const stdin = p.stdin.getWriter();
   let exited = false;
+  let stopping = false;
   // The client keeps its side open until EXIT; its end (or a cut by the gateway)
-  // before the command exits means nobody is listening: stop the command.
+  // before the command exits means nobody is listening: stop the command, once
+  // (every failed write of its remaining output lands here too).
   const stopOrphan = () => {
-    if (exited) return;
+    if (exited || stopping) return;
+    stopping = true;
     log.info("exec client went away: stopping the command");
     try {
       p.kill("SIGTERM");

@@ -26,6 +26,19 @@ import { MAX_RUN_OUTPUT_BYTES } from "../gateway/api/run.ts";
 
 if (POSTGRES_SKIP_REASON) console.warn(`web_api_test: SQL steps skipped: ${POSTGRES_SKIP_REASON}`);
 
+/** True while a process with exactly this command line (NUL-separated, as in /proc) runs. */
+async function runningCommandLine(cmdline: string): Promise<boolean> {
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      if (await Deno.readTextFile(`/proc/${e.name}/cmdline`) === cmdline) return true;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return false;
+}
+
 /** A browser-like client: remembers the session cookie, sends the API's Origin. */
 interface Browser {
   cookie: string;
@@ -93,8 +106,8 @@ interface Terminal {
   output(): string;
   /** Text messages so far, parsed. */
   messages: TerminalServerMessage[];
-  /** Wait (with a deadline) until the output after `since` matches `re`. */
-  waitOutput(re: RegExp, since?: number): Promise<RegExpExecArray>;
+  /** Wait (with a deadline, 20 s unless given) until the output after `since` matches `re`. */
+  waitOutput(re: RegExp, since?: number, timeoutMs?: number): Promise<RegExpExecArray>;
   /** Type `text` as keystrokes. */
   type(text: string): void;
   closed: Promise<CloseEvent>;
@@ -119,9 +132,9 @@ function openTerminal(gw: GatewayProcess, b: Browser, name: string, query: strin
     socket,
     output: () => out,
     messages,
-    waitOutput: async (re, since = 0) =>
+    waitOutput: async (re, since = 0, timeoutMs = 20_000) =>
       (await waitFor<RegExpExecArray | null>(() => re.exec(out.slice(since)), {
-        timeoutMs: 20_000,
+        timeoutMs,
         message: `terminal output ${re}`,
       }))!,
     type: (text) => socket.send(new TextEncoder().encode(text)),
@@ -417,6 +430,11 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
       return session.status === "open" ? undefined : session;
     }, { timeoutMs: 20_000, message: "the cut run's session to close" });
     assert.match(recorded.error, /output passed 16777216 bytes/);
+    // The agent stops the command and what it started (tr runs under sh), and says so once.
+    await waitFor(async () => !(await runningCommandLine("tr\0\\0\0x\0")), {
+      message: "the cut run's tr to be stopped",
+    });
+    assert.equal(_agent.log.text.match(/exec client went away/g)?.length, 1, _agent.log.tail());
   });
 
   await t.step("an offline agent: the run and the terminal say so", async () => {
@@ -451,12 +469,19 @@ Deno.test("the web console's API against a real gateway, agent and PostgreSQL", 
       const first = await term.waitOutput(size, mark);
       assert.deepEqual([first[1], first[2]], ["91", "27"]);
       term.socket.send(JSON.stringify({ type: "resize", cols: 120, rows: 40 }));
+      // Asked again until python answers 120x40. A resize landing while readline
+      // reads the line makes it redraw the prompt (so the answer need not end
+      // the output), and may cost the line, hence a short wait per question.
+      const resized = /columns=(\d+), lines=(\d+)\)/;
       await waitFor(async () => {
         const m = term.output().length;
         term.type("shutil.get_terminal_size()\r");
-        const got = await term.waitOutput(size, m);
+        const got = await term.waitOutput(resized, m, 3_000);
         return got[1] === "120" && got[2] === "40" ? true : undefined;
-      }, { timeoutMs: 20_000, message: "python to see 120x40" });
+      }, { timeoutMs: 30_000, message: "python to see 120x40" });
+      mark = term.output().length;
+      term.type("print(6*7)\r");
+      await term.waitOutput(/\n42\r?\n>>> $/, mark);
       term.type("exit(3)\r");
       await term.closed;
       assert.deepEqual(term.messages.at(-1), { type: "exit", code: 3 });
