@@ -4,7 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { PATH_IDS, type PathId, TLS_PATHS } from "./targets.ts";
+import { FLOOR_PATHS, PATH_IDS, type PathId, TLS_PATHS } from "./targets.ts";
 
 /** What one bench run measures. */
 export interface BenchOptions {
@@ -34,8 +34,9 @@ export interface BenchOptions {
 export const USAGE = `Usage: deno task bench [OPTIONS]
 
 Compares PostgreSQL through hoop (hoop connect and the gateway listener, plain and
-TLS) with a direct connection and with ssh -L, all on loopback, interleaved in
-rounds; then measures agent scale. Prints a table and writes docs/BENCHMARKS.md.
+TLS) with a direct connection, with ssh -L and with each path's floor (bare Deno
+relays with the same hops), all on loopback, interleaved in rounds; then measures
+agent scale. Prints a table and writes docs/BENCHMARKS.md.
 
 Options:
   --quick            smoke check: 1 round, 3 s pgbench, 100 MB COPY, 10 exec runs,
@@ -44,7 +45,8 @@ Options:
   --seconds S        pgbench -T (default 10)
   --copy-mb M        size of the COPY out in MB (default 500)
   --paths A,B        paths to run: ${PATH_IDS.join(", ")}
-  --no-tls           leave out the TLS gateway paths
+  --no-tls           leave out the paths with TLS on a hop
+  --no-floor         leave out the bare-relay floor of each hoop path
   --agents N,M       agent counts of the scale test (default 1,100,1000)
   --no-agents        skip the scale test
   --shared-grpc      let the in-process agents share one gRPC connection (grpc-js's
@@ -83,6 +85,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
       "copy-mb": { type: "string" },
       paths: { type: "string" },
       "no-tls": { type: "boolean" },
+      "no-floor": { type: "boolean" },
       agents: { type: "string" },
       "no-agents": { type: "boolean" },
       "shared-grpc": { type: "boolean" },
@@ -109,6 +112,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     paths.sort((a, b) => PATH_IDS.indexOf(a) - PATH_IDS.indexOf(b));
   }
   if (values["no-tls"]) paths = paths.filter((p) => !TLS_PATHS.includes(p));
+  if (values["no-floor"]) paths = paths.filter((p) => !FLOOR_PATHS.includes(p));
   let agents = [1, 100, 1000];
   if (values.agents !== undefined) {
     agents = values.agents.split(",").map((s) => positiveInt("agents", s.trim(), 1));

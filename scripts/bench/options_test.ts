@@ -14,6 +14,10 @@ Deno.test("parseBenchArgs() defaults to 3 rounds of every path and writes docs/B
     "connect-tls",
     "listener",
     "listener-tls",
+    "floor-connect",
+    "floor-connect-tls",
+    "floor-listener",
+    "floor-listener-tls",
   ]);
   assert.deepEqual(o.agents, [1, 100, 1000]);
   assert.equal(o.out, "docs/BENCHMARKS.md");
@@ -26,9 +30,22 @@ Deno.test("parseBenchArgs() --quick shrinks everything and prints only", () => {
   assert.equal(parseBenchArgs(["--quick", "--rounds", "2"]).rounds, 2);
 });
 
-Deno.test("parseBenchArgs() --paths keeps report order and --no-tls drops the TLS paths", () => {
+Deno.test("parseBenchArgs() --paths keeps report order, --no-tls and --no-floor drop paths", () => {
   assert.deepEqual(parseBenchArgs(["--paths", "listener,direct"]).paths, ["direct", "listener"]);
-  assert.deepEqual(parseBenchArgs(["--no-tls"]).paths, ["direct", "ssh", "connect", "listener"]);
+  assert.deepEqual(parseBenchArgs(["--no-tls", "--no-floor"]).paths, [
+    "direct",
+    "ssh",
+    "connect",
+    "listener",
+  ]);
+  assert.deepEqual(parseBenchArgs(["--no-tls"]).paths, [
+    "direct",
+    "ssh",
+    "connect",
+    "listener",
+    "floor-connect",
+    "floor-listener",
+  ]);
   assert.deepEqual(parseBenchArgs(["--no-agents", "--agents", "5"]).agents, []);
   assert.deepEqual(parseBenchArgs(["--agents", "2,20"]).agents, [2, 20]);
 });

@@ -11,7 +11,7 @@ import type { BenchOptions } from "./options.ts";
 import type { PgbenchRun } from "./pgbench.ts";
 import type { ScaleResult, StandaloneAgentResult } from "./scale.ts";
 import { median, percentile, ratio } from "./stats.ts";
-import { PATH_LABELS, type PathId } from "./targets.ts";
+import { FLOOR_OF, PATH_LABELS, type PathId } from "./targets.ts";
 
 /** Every round's measurements of one path. */
 export interface PathResults {
@@ -449,19 +449,30 @@ export function buildTables(r: BenchResults): Table[] {
   return tables;
 }
 
+/** The floor path of hoop path `id`, when it has one and this run measured it. */
+function floorOf(r: BenchResults, id: PathId): PathId | undefined {
+  const floor = (FLOOR_OF as Partial<Record<PathId, PathId>>)[id];
+  return floor && r.paths[floor] ? floor : undefined;
+}
+
 /** Gateway CPU per 10,000 transactions at most sshd's, for each path through the gateway. */
 function cpuTargetRows(r: BenchResults): string[][] {
   const c = cpuClients(r);
   const perTx = (id: PathId, role: string) => cpuPer10kTx(r.paths[id], role, c);
   const sshd = perTx("ssh", "sshd");
-  return pathIds(r).filter((id) => id !== "direct" && id !== "ssh").map((id) => {
-    const gw = perTx(id, "gateway");
-    return [
-      `${label(id)} gateway CPU s per 10k tx (c${c}) <= sshd's`,
-      gw !== undefined && sshd !== undefined ? `${fmt(gw, 3)} vs ${fmt(sshd, 3)}` : "-",
-      verdict(gw !== undefined && sshd !== undefined ? gw <= sshd : undefined),
-    ];
-  });
+  return pathIds(r).filter((id) => r.paths[id]?.pgbench[c]?.some((x) => x.cpu?.gateway))
+    .map((id) => {
+      const gw = perTx(id, "gateway");
+      const floor = floorOf(r, id);
+      const bare = floor ? perTx(floor, "bare gateway") : undefined;
+      return [
+        `${label(id)} gateway CPU s per 10k tx (c${c}) <= sshd's`,
+        gw !== undefined && sshd !== undefined ? `${fmt(gw, 3)} vs ${fmt(sshd, 3)}` : "-",
+        verdict(gw !== undefined && sshd !== undefined ? gw <= sshd : undefined),
+        floor ? fmt(bare, 3) : "",
+        floor ? fmtRatio(ratio(gw, bare)) : "",
+      ];
+    });
 }
 
 function targetTable(r: BenchResults): Table {
@@ -469,10 +480,14 @@ function targetTable(r: BenchResults): Table {
   for (const t of RATIO_TARGETS) {
     if (!r.options.paths.includes(t.path)) continue;
     const m = measuredRatio(r, t);
+    const floor = floorOf(r, t.path);
+    const bare = floor ? measuredRatio(r, { ...t, path: floor }) : undefined;
     rows.push([
       `${label(t.path)} ${METRIC_TEXT[t.metric]} ${boundText(t)}`,
       fmtRatio(m),
       verdict(targetMet(t, m)),
+      bare === undefined ? "" : fmtRatio(bare),
+      bare === undefined ? "" : fmtRatio(m / bare),
     ]);
   }
   rows.push(...cpuTargetRows(r));
@@ -498,9 +513,12 @@ function targetTable(r: BenchResults): Table {
   ]);
   return {
     title: "Targets",
-    note: "From the issue; TLS rows hold the TLS paths to the same bar.",
-    headers: ["target", "measured", "result"],
-    rows,
+    note: "From the issue; TLS rows hold the TLS paths to the same bar. floor = the same " +
+      "measure on the path's bare relays (scripts/bench/floor.ts: hoop's listeners, dialer and " +
+      "splice with no session, audit or protocol logic); x floor = hoop / floor, the share " +
+      "hoop's own work leaves (for set-up, above 1 = slower).",
+    headers: ["target", "measured", "result", "floor", "x floor"],
+    rows: rows.map((row) => (row.length === 3 ? [...row, "", ""] : row)),
   };
 }
 

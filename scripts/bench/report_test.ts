@@ -100,3 +100,39 @@ Deno.test("the CPU table gives each process per 10,000 transactions and per GB, 
   assert.deepEqual(row("gateway listener", "gateway").slice(2), ["0.500", "-", "met (<= sshd)"]);
   assert.equal(row("gateway listener", "agent")[2], "1.500");
 });
+
+Deno.test("the Targets table sets each hoop path beside its floor of bare relays", () => {
+  const r = results();
+  r.options = parseBenchArgs([
+    "--rounds",
+    "1",
+    "--paths",
+    "direct,ssh,connect,listener,floor-listener",
+  ]);
+  r.paths.ssh!.pgbench[4] = [{ ...pg(10_000), cpu: { ssh: 0.3, sshd: 0.4 } }];
+  r.paths.listener!.pgbench[4] = [{ ...pg(9_000), cpu: { gateway: 0.9, agent: 0.5 } }];
+  r.paths["floor-listener"] = path(12_000, 600, {
+    pgbench: { 1: [pg(6_000)], 4: [{ ...pg(12_000), cpu: { "bare gateway": 0.6 } }], 16: [] },
+  });
+  const targets = buildTables(r).find((t) => t.title === "Targets")!;
+  assert.deepEqual(targets.headers, ["target", "measured", "result", "floor", "x floor"]);
+  const row = (name: string) => targets.rows.find((x) => x[0] === name)!.slice(1);
+  // 9,000 TPS against ssh -L's 10,000 and the floor's 12,000.
+  assert.deepEqual(row("gateway listener pgbench -S -c 4 >= 1.0x ssh -L"), [
+    "0.90x",
+    "MISSED",
+    "1.20x",
+    "0.75x",
+  ]);
+  // 0.9 s over 9,000 transactions against the bare gateway's 0.6 s over 12,000.
+  assert.deepEqual(row("gateway listener gateway CPU s per 10k tx (c4) <= sshd's"), [
+    "1.000 vs 0.400",
+    "MISSED",
+    "0.500",
+    "2.00x",
+  ]);
+  // No floor measured for hoop connect: its columns stay empty.
+  assert.deepEqual(row("hoop connect pgbench -S -c 4 >= 0.8x ssh -L").slice(2), ["", ""]);
+  const c4 = buildTables(r).find((t) => t.title.startsWith("pgbench -S -n -c 4"))!;
+  assert.equal(c4.rows.find((x) => x[0] === "bare relays, listener's hops")![5], "1.20x");
+});

@@ -21,7 +21,15 @@ import { startPostgres } from "../../tests/_postgres.ts";
 import { makeTestCerts } from "../../tests/_tls.ts";
 import { defer, mustRunTool, runTool } from "./proc.ts";
 import { type SshTunnel, startSshTunnel } from "./sshd.ts";
-import { type PathId, pgEnv, type PgTarget, psqlArgs } from "./targets.ts";
+import { type FloorPathId, startFloorChain } from "./floor.ts";
+import {
+  FLOOR_PATHS,
+  PATH_LABELS,
+  type PathId,
+  pgEnv,
+  type PgTarget,
+  psqlArgs,
+} from "./targets.ts";
 
 /** The pgbench scale factor of the bench database (10 = 1M accounts rows, ~160 MB). */
 export const PGBENCH_SCALE = 10;
@@ -234,6 +242,17 @@ export async function setUp(paths: readonly PathId[], exec: boolean): Promise<Be
       });
     }
     if (wantExec) setup.exec = { name: CMD_CONNECTION, env: side.admin.env };
+  }
+
+  const floors = FLOOR_PATHS.filter(has) as FloorPathId[];
+  if (floors.length) {
+    const certs = await makeTestCerts();
+    defer("floor relay certificates", () => certs[Symbol.asyncDispose]());
+    for (const id of floors) {
+      console.error(`bench: starting ${PATH_LABELS[id]}`);
+      const chain = await startFloorChain(id, pg.port, certs);
+      targets.set(id, { ...direct, id, port: chain.port, tls: chain.tls, procs: chain.procs });
+    }
   }
   for (const t of targets.values()) {
     await waitFor(() => probe(t), {

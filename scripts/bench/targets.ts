@@ -13,6 +13,10 @@ export const PATH_IDS = [
   "connect-tls",
   "listener",
   "listener-tls",
+  "floor-connect",
+  "floor-connect-tls",
+  "floor-listener",
+  "floor-listener-tls",
 ] as const;
 
 /** One of {@linkcode PATH_IDS}. */
@@ -26,10 +30,33 @@ export const PATH_LABELS: Record<PathId, string> = {
   "connect-tls": "hoop connect (TLS)",
   listener: "gateway listener",
   "listener-tls": "gateway listener (TLS)",
+  "floor-connect": "bare relays, connect's hops",
+  "floor-connect-tls": "bare relays, connect's hops (TLS)",
+  "floor-listener": "bare relays, listener's hops",
+  "floor-listener-tls": "bare relays, listener's hops (TLS)",
 };
 
-/** Paths that need the TLS gateway; `--no-tls` drops them. */
-export const TLS_PATHS: readonly PathId[] = ["connect-tls", "listener-tls"];
+/** Paths with TLS on a hop; `--no-tls` drops them. */
+export const TLS_PATHS: readonly PathId[] = [
+  "connect-tls",
+  "listener-tls",
+  "floor-connect-tls",
+  "floor-listener-tls",
+];
+
+/**
+ * The floor of each hoop path: a chain of bare relays (scripts/bench/floor.ts)
+ * with the same hops, TLS where the path has it; `--no-floor` drops them.
+ */
+export const FLOOR_OF = {
+  connect: "floor-connect",
+  "connect-tls": "floor-connect-tls",
+  listener: "floor-listener",
+  "listener-tls": "floor-listener-tls",
+} as const satisfies Partial<Record<PathId, PathId>>;
+
+/** The floor paths. */
+export const FLOOR_PATHS: readonly PathId[] = Object.values(FLOOR_OF);
 
 /** Where and as whom a PostgreSQL client logs in for one path. */
 export interface PgTarget {
