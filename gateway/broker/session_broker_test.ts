@@ -8,6 +8,7 @@ import { type AgentLink, MemoryPresence } from "../presence.ts";
 import { secretBoxFromKey } from "../secret_box.ts";
 import { openStore } from "../store/open_store.ts";
 import type { Agent, Connection, NewSession, Store, Token, User } from "../store/store.ts";
+import type { LocalClient } from "./live_session.ts";
 import { SessionBroker } from "./session_broker.ts";
 
 const quiet = new Logger({}, { sink: { write: () => {} }, level: "error" });
@@ -117,6 +118,21 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** A local client on `conn` that notes a refusal: the broker must leave answering it to the caller. */
+function watchedLocal(conn: Deno.Conn): { local: LocalClient; refused(): boolean } {
+  let refused = false;
+  return {
+    local: {
+      conn,
+      refuse: () => {
+        refused = true;
+        return Promise.resolve();
+      },
+    },
+    refused: () => refused,
+  };
+}
+
 function ticketOf(p: Packet): Uint8Array {
   return decodeBase64Url(dec.decode(p.spec.ticket));
 }
@@ -178,27 +194,15 @@ Deno.test("a session whose row cannot be written is refused: open() throws the s
   const { broker, sent, release } = await brokerWithHeldRow(dir, { fail: true });
   const [clientNear, clientFar] = await tcpPair();
   const [agentNear, agentFar] = await tcpPair();
-  let refusedClient = false;
+  const client = watchedLocal(clientFar);
   try {
-    const opened = broker.open({
-      user,
-      connection,
-      agent,
-      verb: "connect",
-      local: {
-        conn: clientFar,
-        refuse: () => {
-          refusedClient = true;
-          return Promise.resolve();
-        },
-      },
-    });
+    const opened = broker.open({ user, connection, agent, verb: "connect", local: client.local });
     opened.catch(() => {});
     await waitFor(() => sent.length === 1, "SESSION_OPEN");
     release();
     await assert.rejects(opened, /store is unreachable/);
     // The caller answers its own client with that error; the broker does not answer it twice.
-    assert.equal(refusedClient, false);
+    assert.equal(client.refused(), false);
     assert.equal(broker.liveCount, 0);
 
     // The agent, which already had SESSION_OPEN, is turned away with the reason.
@@ -237,7 +241,7 @@ Deno.test("a session whose access was withdrawn after the caller's check is refu
       const { broker, real, sent, release } = await brokerWithHeldRow(dir);
       const [clientNear, clientFar] = await tcpPair();
       const [agentNear, agentFar] = await tcpPair();
-      let refusedClient = false;
+      const client = watchedLocal(clientFar);
       try {
         await change(real);
         release();
@@ -247,13 +251,7 @@ Deno.test("a session whose access was withdrawn after the caller's check is refu
           connection,
           agent,
           verb: "connect",
-          local: {
-            conn: clientFar,
-            refuse: () => {
-              refusedClient = true;
-              return Promise.resolve();
-            },
-          },
+          local: client.local,
         });
         await assert.rejects(opened, (err: Error & { code?: string }) => {
           assert.equal(err.code, "permission_denied");
@@ -261,7 +259,7 @@ Deno.test("a session whose access was withdrawn after the caller's check is refu
           assert.match(err.message, reason);
           return true;
         });
-        assert.equal(refusedClient, false, "the caller answers its client, not the broker");
+        assert.equal(client.refused(), false, "the caller answers its client, not the broker");
         assert.equal(broker.liveCount, 0);
 
         // The agent, which already had SESSION_OPEN, is turned away; no byte is relayed.
