@@ -44,6 +44,16 @@ function installSignalHandlers(): void {
   Deno.addSignalListener("SIGTERM", onSignal);
 }
 
+/**
+ * The order of the paths in `round` (from 1): as listed in odd rounds,
+ * reversed in even ones. A path's place in a round moves what it measures by
+ * up to ~8% here (two identical relay chains, measured one after the other,
+ * differed that much), so no path keeps the same place in every round.
+ */
+export function roundOrder<T>(ids: readonly T[], round: number): T[] {
+  return round % 2 === 1 ? [...ids] : [...ids].reverse();
+}
+
 async function measurePaths(opts: BenchOptions, results: BenchResults): Promise<void> {
   const setup = await setUp(opts.paths, opts.execRuns > 0);
   results.postgresVersion = setup.postgresVersion;
@@ -58,8 +68,9 @@ async function measurePaths(opts: BenchOptions, results: BenchResults): Promise<
   }
   for (let round = 1; round <= opts.rounds; round++) {
     const tag = `round ${round}/${opts.rounds}`;
+    const order = roundOrder(ids, round);
     for (const c of opts.clients) {
-      for (const id of ids) {
+      for (const id of order) {
         if (stopping) return;
         const target = setup.targets.get(id)!;
         const { result: run, cpu } = await withCpu(
@@ -75,7 +86,7 @@ async function measurePaths(opts: BenchOptions, results: BenchResults): Promise<
         );
       }
     }
-    for (const id of ids) {
+    for (const id of order) {
       if (stopping) return;
       const target = setup.targets.get(id)!;
       const { result: run, cpu } = await withCpu(
