@@ -9,25 +9,24 @@
  *        [--cert FILE --key FILE] [--ca FILE]
  *
  * `pg-tls` accepts as the gateway's TLS PostgreSQL listener does: node:net,
- * the client's SSLRequest answered `S`, then node:tls. It prints
+ * then `negotiateListenerStartup` (SSLRequest answered `S`, node:tls, the
+ * startup packet read), whose packet it forwards as it came. It prints
  * `floor relay listening on 127.0.0.1:PORT` on stderr once it accepts.
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { negotiateListenerStartup } from "../../gateway/postgres/listener_startup.ts";
 import { ListenerTls } from "../../gateway/postgres/listener_tls.ts";
 import { acceptLoop } from "../../proto/accept_loop.ts";
-import { closeQuietly, readFull } from "../../proto/bytes.ts";
+import { closeQuietly, writeAll } from "../../proto/bytes.ts";
 import { connectDataPort } from "../../proto/data_dial.ts";
 import { listenNoDelay } from "../../proto/listen.ts";
 import { NodeSocketListener } from "../../proto/node_socket_conn.ts";
-import { parseStartupBody } from "../../proto/pgwire/codec.ts";
 import { splice } from "../../proto/splice.ts";
 
 const LISTEN_MODES = ["plain", "tls", "pg-tls"] as const;
 const DIAL_MODES = ["plain", "tls"] as const;
-/** An SSLRequest: its length (8) and its code. */
-const SSL_REQUEST_BYTES = 8;
 
 function fail(message: string): never {
   console.error(`floor relay: ${message}`);
@@ -66,24 +65,26 @@ const listener: Deno.Listener = listen === "pg-tls"
   : listenNoDelay(local, listen === "tls" ? files : undefined).listener;
 const pgTls = listen === "pg-tls" ? new ListenerTls(files!) : undefined;
 
-/** The client's side of the hop, TLS already up where the mode has it. */
-async function clientSide(conn: Deno.Conn): Promise<Deno.Conn> {
-  if (!pgTls) return conn;
-  const head = await readFull(conn, SSL_REQUEST_BYTES, "SSLRequest");
-  if (!head || parseStartupBody(head.subarray(4)).kind !== "ssl") {
-    throw new Error("the client did not start with an SSLRequest");
-  }
-  return await pgTls.accept(conn, "ssl_request");
+/** The client's side of the hop, TLS already up where the mode has it, and what to forward first. */
+async function clientSide(conn: Deno.Conn): Promise<{ conn: Deno.Conn; first?: Uint8Array }> {
+  if (!pgTls) return { conn };
+  const startup = await negotiateListenerStartup(conn, pgTls);
+  if (!startup) throw new Error("the client left before its startup packet");
+  return { conn: startup.conn, first: startup.raw };
 }
 
 acceptLoop(listener, async (conn) => {
   let client: Deno.Conn | undefined;
+  let next: Deno.Conn | undefined;
   try {
-    client = await clientSide(conn);
-    const next = await connectDataPort({ addr: `127.0.0.1:${to}`, tls: dial === "tls", caCert });
+    const side = await clientSide(conn);
+    client = side.conn;
+    next = await connectDataPort({ addr: `127.0.0.1:${to}`, tls: dial === "tls", caCert });
+    if (side.first) await writeAll(next, side.first);
     await splice(client, next);
   } finally {
     closeQuietly(client ?? conn);
+    closeQuietly(next);
   }
 }, { onError: (err) => console.error(`floor relay: ${(err as Error).message}`) });
 console.error(`floor relay listening on 127.0.0.1:${(listener.addr as Deno.NetAddr).port}`);

@@ -460,7 +460,9 @@ function cpuTargetRows(r: BenchResults): string[][] {
   const c = cpuClients(r);
   const perTx = (id: PathId, role: string) => cpuPer10kTx(r.paths[id], role, c);
   const sshd = perTx("ssh", "sshd");
-  return pathIds(r).filter((id) => r.paths[id]?.pgbench[c]?.some((x) => x.cpu?.gateway))
+  return pathIds(r).filter((id) =>
+    r.paths[id]?.pgbench[c]?.some((x) => x.cpu?.gateway !== undefined)
+  )
     .map((id) => {
       const gw = perTx(id, "gateway");
       const floor = floorOf(r, id);
